@@ -1,0 +1,103 @@
+"""The 2012 depthcam's exact wire bytes (``--wire legacy``), so an old client can still watch.
+
+See FORMAT.md, *Legacy wire*. Faithful on purpose: every-4th-pixel subsampling, width clipped to
+632, median of three with a zero history, ``min(raw, 1023) >> 2``, a 5-byte header.
+"""
+
+import lzma
+import struct
+
+import numpy as np
+
+from depthcam.codec import errors
+from depthcam.codec.classic import apply_delta, encode_delta
+from depthcam.codec.temporal import MedianOfThree
+from depthcam.codec.units import to_raw_disparity
+
+LEGACY_WIDTH = 158
+LEGACY_HEIGHT = 120
+LEGACY_HEADER = struct.Struct("<B4B")
+DICTIONARY_BYTES = 1 << 18
+# pylzma's defaults, which the 2012 source used: lc=3 lp=0 pb=2, with an end marker.
+LEGACY_FILTERS = [
+    {"id": lzma.FILTER_LZMA1, "preset": 6, "dict_size": DICTIONARY_BYTES, "lc": 3, "lp": 0, "pb": 2}
+]
+LZMA_PROPERTIES = struct.Struct("<BI")
+
+
+def quadrant_means(codes):
+    """Floor of the mean code of the top-left, top-right, bottom-left and bottom-right quarters."""
+    rows, cols = codes.shape[0] // 2, codes.shape[1] // 2
+    quarters = (codes[:rows, :cols], codes[:rows, cols:], codes[rows:, :cols], codes[rows:, cols:])
+    return [int(quarter.mean()) for quarter in quarters]
+
+
+def pylzma_compress(data):
+    """What ``pylzma.compress(data, dictionary=18)`` wrote: 5 property bytes, then the raw stream."""
+    properties = LZMA_PROPERTIES.pack((2 * 5 + 0) * 9 + 3, DICTIONARY_BYTES)
+    return properties + lzma.compress(data, format=lzma.FORMAT_RAW, filters=LEGACY_FILTERS)
+
+
+def pylzma_decompress(data):
+    """Inverse of ``pylzma_compress`` (what ``pylzma.decompress`` did)."""
+    if len(data) < LZMA_PROPERTIES.size:
+        raise errors.TruncatedFrameError("legacy payload shorter than its LZMA properties")
+    properties, dictionary = LZMA_PROPERTIES.unpack_from(data)
+    lc, remainder = properties % 9, properties // 9
+    filters = [{"id": lzma.FILTER_LZMA1, "dict_size": dictionary, "lc": lc,
+                "lp": remainder % 5, "pb": remainder // 5}]
+    try:
+        return lzma.decompress(data[LZMA_PROPERTIES.size:], format=lzma.FORMAT_RAW, filters=filters)
+    except lzma.LZMAError as exc:
+        raise errors.CorruptPayloadError(f"legacy payload does not decompress: {exc}") from exc
+
+
+class LegacyEncoder:
+    """Encodes DepthFrames exactly as the 2012 source did."""
+
+    KEYFRAME_INTERVAL_FRAMES = 60
+
+    def __init__(self, keyframe_interval=None):
+        self.keyframe_interval = keyframe_interval or self.KEYFRAME_INTERVAL_FRAMES
+        self._median = MedianOfThree(history_fill=0)
+        self._codes = None
+        self._frame_count = 0
+        self._keyframe_requested = True
+
+    def request_keyframe(self):
+        self._keyframe_requested = True
+
+    def encode(self, frame):
+        raw = to_raw_disparity(frame)[::4, : LEGACY_WIDTH * 4 : 4]
+        codes = (np.minimum(self._median(raw), 1023) >> 2).astype(np.uint8)
+        keyframe = self._keyframe_requested or self._frame_count % self.keyframe_interval == 0
+        body = codes if keyframe else encode_delta(codes, self._codes)
+        self._frame_count += 1
+        self._keyframe_requested = False
+        self._codes = codes
+        header = LEGACY_HEADER.pack(int(keyframe), *quadrant_means(codes))
+        return header + pylzma_compress(body.tobytes())
+
+    def catchup(self):
+        """A keyframe of the latest frame (the 2012 format has no catch-up flag)."""
+        if self._codes is None:
+            return None
+        return LEGACY_HEADER.pack(1, *quadrant_means(self._codes)) + pylzma_compress(
+            self._codes.tobytes()
+        )
+
+
+def decode_legacy(message, previous_codes):
+    """The codes of one legacy frame: ``(keyframe, quadrant_means, codes)``."""
+    if len(message) < LEGACY_HEADER.size:
+        raise errors.TruncatedFrameError("legacy frame shorter than its 5-byte header")
+    keyframe, *means = LEGACY_HEADER.unpack_from(message)
+    data = pylzma_decompress(message[LEGACY_HEADER.size:])
+    if len(data) != LEGACY_WIDTH * LEGACY_HEIGHT:
+        raise errors.CorruptPayloadError(f"legacy frame of {len(data)} bytes")
+    body = np.frombuffer(data, np.uint8).reshape(LEGACY_HEIGHT, LEGACY_WIDTH)
+    if keyframe:
+        return True, means, body
+    if previous_codes is None:
+        raise errors.MissingKeyframeError("legacy delta before any keyframe")
+    return False, means, apply_delta(body, previous_codes)
