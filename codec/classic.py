@@ -48,6 +48,11 @@ class ClassicEncoder:
         self._catchup_payload = None
         self._catchup_message = None
 
+    @property
+    def latest_codes(self):
+        """The codes (after the median) of the latest encoded frame, as a decoder must see them."""
+        return self._codes
+
     def quantize(self, frame):
         """The frame's 120 x 160 codes before the temporal median."""
         return self.quantizer.to_codes(self._reduce(to_millimetres(frame)))

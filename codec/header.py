@@ -31,7 +31,7 @@ class FrameFlags(enum.IntFlag):
     CATCHUP = 2
 
 
-_KNOWN_FLAGS = FrameFlags.KEYFRAME | FrameFlags.CATCHUP
+_KNOWN_FLAG_BITS = int(FrameFlags.KEYFRAME | FrameFlags.CATCHUP)
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,9 @@ def parse_header(message):
             f"profile {profile_id} is unknown to this decoder (known: "
             f"{', '.join(f'{p.value}={p.name.lower()}' for p in Profile)})"
         ) from None
-    flags = FrameFlags(flag_bits & _KNOWN_FLAGS)
-    if flag_bits & ~_KNOWN_FLAGS:
+    if flag_bits & ~_KNOWN_FLAG_BITS:
         raise errors.BadHeaderError(f"unknown flag bits 0x{flag_bits:02x}")
+    flags = FrameFlags(flag_bits)
     if flags & FrameFlags.CATCHUP and not flags & FrameFlags.KEYFRAME:
         raise errors.BadHeaderError("CATCHUP frame without KEYFRAME")
     if reserved:

@@ -1,0 +1,1 @@
+"""The relay: takes a source's pushed frames and fans them out to viewers, without decoding depth."""

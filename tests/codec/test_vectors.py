@@ -1,0 +1,50 @@
+"""Tests for depthcam.codec.vectors: the committed vectors are current and the Python decoder meets them."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from depthcam.codec import StreamDecoder, errors
+from depthcam.codec.quantization import InverseDepthQuantizer
+from depthcam.codec.vectors import DEFAULT_OUT_DIR, build_vectors, header_fields
+
+VECTORS = json.loads((DEFAULT_OUT_DIR / "classic.json").read_text())
+
+
+def test_committed_vectors_match_the_generator():
+    """tests/vectors/classic.json is what the codec writes today (rerun the script after a change)."""
+    assert build_vectors() == VECTORS
+
+
+def test_vectors_cover_every_rejection_rule():
+    """Every error of FORMAT.md's rejection table appears in some vector."""
+    named = {frame["expect"].get("error") for stream in VECTORS["streams"] for frame in stream["frames"]}
+    leaves = {cls.__name__ for cls in vars(errors).values()
+              if isinstance(cls, type) and issubclass(cls, errors.CodecError) and not cls.__subclasses__()}
+    assert leaves <= named
+
+
+@pytest.mark.parametrize("stream", VECTORS["streams"], ids=[s["name"] for s in VECTORS["streams"]])
+def test_python_decoder_meets_the_vectors(stream):
+    """Fed in order, each message gives the expected header and codes, or the named error."""
+    decoder = StreamDecoder()
+    for frame in stream["frames"]:
+        message = base64.b64decode(frame["message"])
+        expect = frame["expect"]
+        if "error" in expect:
+            with pytest.raises(errors.CodecError) as raised:
+                decoder.decode(message)
+            assert type(raised.value).__name__ == expect["error"]
+        else:
+            decoded = decoder.decode(message)
+            assert header_fields(decoded.header) == expect["header"]
+            assert decoded.codes.tobytes() == base64.b64decode(expect["codes"])
+
+
+@pytest.mark.parametrize("table", VECTORS["dequantize"], ids=lambda t: f"{t['near_mm']}-{t['far_mm']}")
+def test_dequantize_tables(table):
+    """The code → mm tables are the quantizer's."""
+    quantizer = InverseDepthQuantizer(table["near_mm"], table["far_mm"])
+    assert quantizer.to_mm(np.arange(256)).tolist() == table["mm"]
