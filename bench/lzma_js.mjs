@@ -103,13 +103,24 @@ function lzmaAloneHeader(packed) {
   return { properties: packed.subarray(0, 5), body: packed.subarray(13) };
 }
 
+// Our encoder writes "size unknown" and an end marker. Writing the expected size + 1 into a copy of
+// the header bounds the work on a corrupt payload: a good stream still stops at its end marker after
+// exactly the expected size, a bad one stops one byte later and is rejected (decoder.js does this).
+function withSizeBound(packed, expectedSize) {
+  const bounded = packed.slice();
+  new DataView(bounded.buffer, bounded.byteOffset).setBigUint64(5, BigInt(expectedSize + 1), true);
+  return bounded;
+}
+
 // Each candidate: how to load it, how to decode one payload (expected size known, as in decoder.js),
 // and whether it loads in a browser as an ES module from node_modules through an import map, with
-// no build step (checked by hand in Chromium; the reason is given where it cannot).
+// no build step (checked in Chromium 156: lzma1, @blu3r4y/lzma and node-liblzma/wasm import and
+// decode; lzma, js-lzma and xz-compat fail to import; the others are CommonJS, AMD or UMD).
 const CANDIDATES = [
   {
     name: "lzma1",
-    browserEsm: "yes (type: module, lib/index.js imports only relative .js files)",
+    readsSizeField: true,
+    browserEsm: "yes (lib/index.js and relative .js imports)",
     async load() {
       const { decompress } = await import("lzma1");
       return (packed) => decompress(packed);
@@ -117,7 +128,8 @@ const CANDIDATES = [
   },
   {
     name: "lzma",
-    browserEsm: "no (UMD script that sets this.LZMA; needs a <script> tag, not an import)",
+    readsSizeField: true,
+    browserEsm: "no (script that sets this.LZMA: fails as a module)",
     async load() {
       const { decompress } = require("lzma/src/lzma-d-min.js").LZMA;
       return (packed) => lzmaJsOutputToBytes(decompress(packed));
@@ -125,7 +137,8 @@ const CANDIDATES = [
   },
   {
     name: "@blu3r4y/lzma",
-    browserEsm: "no (src/*.mjs import './lzma-algo' without an extension: 404 in a browser)",
+    readsSizeField: true,
+    browserEsm: "yes (index.mjs, src/lzma-algo.mjs)",
     async load() {
       const { decompress } = await import("@blu3r4y/lzma");
       return (packed) => lzmaJsOutputToBytes(decompress(packed));
@@ -133,7 +146,8 @@ const CANDIDATES = [
   },
   {
     name: "lzma-web",
-    browserEsm: "no (CommonJS bundle; loads its worker with require or a <script> tag)",
+    readsSizeField: true,
+    browserEsm: "no (CommonJS bundle)",
     async load() {
       const LzmaWeb = require("lzma-web").default;
       const { decompress } = new LzmaWeb().cb;
@@ -142,7 +156,8 @@ const CANDIDATES = [
   },
   {
     name: "js-lzma",
-    browserEsm: "no (CommonJS: module.exports)",
+    readsSizeField: true,
+    browserEsm: "no (CommonJS)",
     async load() {
       const LZMA = require("js-lzma");
       return (packed, expectedSize) => {
@@ -165,7 +180,7 @@ const CANDIDATES = [
   },
   {
     name: "xz-compat",
-    browserEsm: "no (ESM, but imports bare Node packages that use Buffer and streams)",
+    browserEsm: "no (imports Node's module, path, url and Buffer packages)",
     async load() {
       const { decodeLzma } = await import("xz-compat");
       return (packed, expectedSize) => {
@@ -176,18 +191,31 @@ const CANDIDATES = [
   },
   {
     name: "node-liblzma",
-    browserEsm: "yes, async only (WASM liblzma; lzma_auto_decoder reads .lzma alone)",
+    browserEsm: "yes: node-liblzma/wasm (lib/wasm/index.js) fetches liblzma.wasm beside itself; async init",
+    // As client/decoder.js uses it: the auto decoder reads .lzma alone, and an output buffer one
+    // byte over the frame bounds a corrupt stream (liblzma refuses a patched size field instead).
     async load() {
       const wasm = await import("node-liblzma/wasm");
       const module = await wasm.initModule();
-      return (packed) => {
+      return (packed, expectedSize) => {
         const stream = new wasm.WasmLzmaStream(module);
+        const input = module._malloc(packed.length);
+        const output = module._malloc(expectedSize + 1);
         try {
-          wasm.autoDecoderInit(stream);
-          return wasm.processStream(stream, packed);
+          module.HEAPU8.set(packed, input);
+          wasm.autoDecoderInit(stream, 32 * 1024 * 1024);
+          stream.setInput(input, packed.length);
+          stream.setOutput(output, expectedSize + 1);
+          let status;
+          do status = wasm.code(stream, wasm.LZMA_FINISH);
+          while (status === wasm.LZMA_OK && stream.availOut > 0);
+          if (status !== wasm.LZMA_STREAM_END || stream.availOut !== 1) throw new Error(`liblzma status ${status}`);
+          return module.HEAPU8.slice(output, output + expectedSize);
         } finally {
           wasm.end(stream);
           stream.free();
+          module._free(input);
+          module._free(output);
         }
       };
     },
@@ -205,6 +233,7 @@ const CANDIDATES = [
   },
 ];
 
+
 function sameBytes(a, b) {
   if (!a || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -217,31 +246,27 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-// A decoder that returns something for garbage would let a corrupt frame through as depth.
-async function rejectsGarbage(decode, sample) {
-  const garbage = sample.slice();
-  garbage.fill(0x5a, 13);
-  const truncated = sample.subarray(0, sample.length >> 1);
-  let rejected = 0;
-  for (const input of [garbage, truncated]) {
-    try {
-      const output = await decode(input, 160 * 120);
-      if (!output || output.length !== 160 * 120) rejected++;
-    } catch {
-      rejected++;
-    }
-  }
-  return rejected === 2;
+function firstLine(error) {
+  return String((error && error.message) || error).split("\n")[0].slice(0, 50);
 }
 
-async function measure(candidate, sets, runs) {
-  const row = { name: candidate.name, version: "-", correct: "no", garbage: "-", browserEsm: candidate.browserEsm, ms: {} };
+async function loadDecoder(candidate) {
+  const decode = await candidate.load();
+  if (!candidate.readsSizeField) return decode;
+  return (packed, expectedSize) => decode(withSizeBound(packed, expectedSize), expectedSize);
+}
+
+// Runs in a child process per candidate: a decoder that V8 kills on bad input (LZMA-JS grows an
+// array past V8's limit on a truncated stream) must not take the whole table with it.
+async function measureInChild(name, folder, runs) {
+  const candidate = CANDIDATES.find((c) => c.name === name);
+  const sets = loadSets(folder);
+  const row = { correct: "no", ms: {} };
   let decode;
   try {
-    row.version = packageVersion(candidate.name);
-    decode = await candidate.load();
+    decode = await loadDecoder(candidate);
   } catch (error) {
-    row.correct = `load failed: ${String(error.message || error).split("\n")[0].slice(0, 60)}`;
+    row.correct = `load failed: ${firstLine(error)}`;
     return row;
   }
   for (const set of sets) {
@@ -250,7 +275,7 @@ async function measure(candidate, sets, runs) {
       try {
         output = await decode(packed, expected.length);
       } catch (error) {
-        row.correct = `throws: ${String(error.message || error).split("\n")[0].slice(0, 60)}`;
+        row.correct = `throws: ${firstLine(error)}`;
         return row;
       }
       if (!sameBytes(output, expected)) {
@@ -260,7 +285,6 @@ async function measure(candidate, sets, runs) {
     }
   }
   row.correct = "yes";
-  row.garbage = (await rejectsGarbage(decode, sets[0].payloads[0].packed)) ? "throws" : "RETURNS DATA";
   for (const set of sets) {
     const times = [];
     for (const { packed, expected } of set.payloads) {
@@ -276,12 +300,48 @@ async function measure(candidate, sets, runs) {
   return row;
 }
 
+// Garbage after the header, then a stream cut in half: both must throw (or come back the wrong
+// size) quickly; anything else would pass a corrupt frame off as depth, or freeze the page.
+async function garbageInChild(name, folder) {
+  const candidate = CANDIDATES.find((c) => c.name === name);
+  const { packed, expected } = loadSets(folder)[0].payloads[0];
+  const decode = await loadDecoder(candidate);
+  const garbage = packed.slice();
+  garbage.fill(0x5a, 13);
+  const results = [];
+  for (const [label, input] of [["garbage", garbage], ["truncated", packed.subarray(0, packed.length >> 1)]]) {
+    try {
+      const output = await decode(input, expected.length);
+      results.push(output && output.length === expected.length ? `${label} RETURNS DATA` : null);
+    } catch {
+      results.push(null);
+    }
+  }
+  return results.filter(Boolean).join(", ") || "throws";
+}
+
+// Seconds a candidate may take on two bad payloads before it counts as hanging.
+const GARBAGE_TIMEOUT_S = 20;
+const MEASURE_TIMEOUT_S = 600;
+
+function runChild(mode, name, folder, runs, timeoutS) {
+  const script = fileURLToPath(import.meta.url);
+  try {
+    const stdout = execFileSync(process.execPath, [script, mode, name, "--payloads", folder, "--runs", String(runs)],
+      { timeout: timeoutS * 1000, stdio: ["ignore", "pipe", "ignore"], maxBuffer: 1 << 20 });
+    return JSON.parse(stdout.toString());
+  } catch (error) {
+    if (error.signal === "SIGTERM") return { failed: `hangs > ${timeoutS} s` };
+    return { failed: `process dies (exit ${error.status ?? error.signal})` };
+  }
+}
+
 function printTable(rows, sets) {
   const sizes = sets.map((set) => {
     const bytes = set.payloads.reduce((sum, p) => sum + p.packed.length, 0) / set.payloads.length;
-    return `${set.name} (${set.payloads.length}, ~${(bytes / 1024).toFixed(1)} KiB)`;
+    return `${set.name} (${set.payloads.length} x ~${(bytes / 1024).toFixed(1)} KiB) ms`;
   });
-  const header = ["library", "version", "correct", "garbage", ...sizes.map((s) => `${s} ms`), "browser ESM"];
+  const header = ["library", "version", "correct", "bad input", ...sizes, "browser ES module"];
   const lines = [header, header.map(() => "---")];
   for (const row of rows) {
     lines.push([row.name, row.version, row.correct, row.garbage,
@@ -295,6 +355,14 @@ async function main() {
   const option = (flag, fallback) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : fallback);
   const runs = Number(option("--runs", DEFAULT_RUNS));
   let folder = option("--payloads", null);
+  if (args[0] === "--measure") {
+    process.stdout.write(JSON.stringify(await measureInChild(args[1], folder, runs)));
+    return;
+  }
+  if (args[0] === "--bad-input") {
+    process.stdout.write(JSON.stringify(await garbageInChild(args[1], folder)));
+    return;
+  }
   if (!folder) {
     folder = mkdtempSync(join(tmpdir(), "depthcam-lzma-js-"));
     generatePayloads(folder);
@@ -302,9 +370,16 @@ async function main() {
     generatePayloads(folder);
   }
   const sets = loadSets(folder);
-  process.stdout.write(`node ${process.version}, ${runs} timed runs per payload, payloads in ${folder}\n\n`);
+  process.stdout.write(`node ${process.version}, ${runs} timed runs per payload (median), payloads in ${folder}\n\n`);
   const rows = [];
-  for (const candidate of CANDIDATES) rows.push(await measure(candidate, sets, runs));
+  for (const candidate of CANDIDATES) {
+    const row = { name: candidate.name, version: packageVersion(candidate.name), browserEsm: candidate.browserEsm };
+    const measured = runChild("--measure", candidate.name, folder, runs, MEASURE_TIMEOUT_S);
+    Object.assign(row, measured.failed ? { correct: measured.failed, ms: {} } : measured);
+    const garbage = row.correct === "yes" ? runChild("--bad-input", candidate.name, folder, runs, GARBAGE_TIMEOUT_S) : "-";
+    row.garbage = garbage.failed || garbage;
+    rows.push(row);
+  }
   printTable(rows, sets);
 }
 

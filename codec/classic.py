@@ -111,10 +111,14 @@ class ClassicEncoder:
         return self._catchup_message
 
 
-def decode_payload(header, payload, previous_codes):
-    """The codes (uint8, height x width) of a classic frame, given the previous frame's codes."""
+def decode_payload(header, payload):
+    """Decompress a classic frame; return a function of the previous codes that gives its codes.
+
+    Decompression (and its CorruptPayloadError) happens now, before the caller checks the
+    stream's order, as FORMAT.md's rejection table requires.
+    """
     data = compression.decompress(payload, header.width * header.height)
     body = np.frombuffer(data, np.uint8).reshape(header.height, header.width)
     if header.is_keyframe:
-        return body
-    return apply_delta(body, previous_codes)
+        return lambda previous_codes: body
+    return lambda previous_codes: apply_delta(body, previous_codes)

@@ -43,6 +43,8 @@ class StreamDecoder:
     def decode(self, message):
         """Decode one wire frame (bytes-like) and return a DecodedFrame."""
         header, payload = parse_header(message)
+        # FORMAT.md's order: the payload must decompress before stream rules are checked.
+        decode_payload = PAYLOAD_DECODERS[header.profile](header, payload)
         if not header.is_keyframe:
             if self._codes is None:
                 raise errors.MissingKeyframeError(
@@ -55,6 +57,6 @@ class StreamDecoder:
                     f"delta {header.sequence} ({header.width}x{header.height}) does not follow "
                     f"frame {expected - 1}; waiting for a keyframe"
                 )
-        codes = PAYLOAD_DECODERS[header.profile](header, payload, self._codes)
+        codes = decode_payload(self._codes)
         self._codes, self._sequence = codes, header.sequence
         return DecodedFrame(header, codes)

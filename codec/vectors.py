@@ -114,6 +114,8 @@ def build_vectors():
         _stream("corrupt-payload", "garbage payload, then a payload one byte short of the frame",
                 [keyframe[:HEADER_SIZE] + bytes(len(keyframe) - HEADER_SIZE),
                  _patched(keyframe[:HEADER_SIZE], 36, "<I", len(wrong_codes)) + wrong_codes]),
+        _stream("corrupt-before-order", "a corrupt delta before any keyframe is corrupt first",
+                [delta[:HEADER_SIZE] + bytes(len(delta) - HEADER_SIZE), delta]),
     ]
     dequantize = []
     for near_mm, far_mm in ((500, 8000), (400, 4500)):

@@ -1,1 +1,170 @@
-def main(): raise SystemExit("not yet")
+"""``depthcam-relay``: the command line, turned into a RelayConfig and a listening relay.
+
+    DEPTHCAM_RELAY_TOKEN=... depthcam-relay --host 0.0.0.0
+    depthcam-relay --host 0.0.0.0 --token-file /etc/depthcam/token
+
+Sources push to ``ws://HOST:PORT/source/<name>`` with ``Authorization: Bearer <token>``; browsers
+open ``http://HOST:PORT/?stream=<name>``. The token never goes on the command line.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from depthcam.relay.auth import TOKEN_ENV_VAR, BearerTokenCheck, TokenConfigError, load_token
+from depthcam.relay.config import RelayConfig
+from depthcam.relay.registry import is_valid_stream_name
+
+# How long the relay waits for its close frames to go out when it stops.
+SHUTDOWN_GRACE_S = 0.5
+
+
+def _positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _positive_seconds(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
+def _stream_name(text):
+    if not is_valid_stream_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a stream name ([A-Za-z0-9_-]{{1,64}})")
+    return text
+
+
+def build_parser():
+    """The argument parser; every flag has a default and its unit in the help."""
+    d = RelayConfig()
+    parser = argparse.ArgumentParser(
+        prog="depthcam-relay",
+        description=(
+            "Relay depth streams pushed by sources to any number of browsers. Sources publish to "
+            "/source/<name> with 'Authorization: Bearer <token>'; viewers watch /view/<name> "
+            "(or /ws for the default stream); GET /stats gives counters as JSON."
+        ),
+        epilog=(
+            f"The publish token comes from --token-file or the {TOKEN_ENV_VAR} environment "
+            "variable, never from the command line."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        # Else `--token SECRET` would pass for `--token-file SECRET`.
+        allow_abbrev=False,
+    )
+    net = parser.add_argument_group("network")
+    net.add_argument("--host", default=d.host,
+                     help="address to listen on; 0.0.0.0 on a public host")
+    net.add_argument("--port", type=_non_negative_int, default=d.port,
+                     help="TCP port for the client files, both WebSockets and /stats (0: any free port)")
+    net.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
+                     help="an Origin (scheme://host[:port]) whose pages may watch; repeat for more; "
+                          "none given: any page. List the relay's own address to keep its client working")
+    net.add_argument("--client-dir", type=Path, default=d.client_dir,
+                     help="folder of the browser client served at /")
+    net.add_argument("--default-stream", type=_stream_name, default=d.default_stream,
+                     help="stream that /ws shows")
+
+    auth = parser.add_argument_group("publishing")
+    auth.add_argument("--token-file", type=Path, default=None,
+                      help=f"file holding the publish token; without it, ${TOKEN_ENV_VAR} is read")
+    auth.add_argument("--max-message-bytes", type=_positive_int, default=d.max_message_bytes,
+                      help="largest message a source may send, in bytes; larger ones close it with 1009")
+
+    limits = parser.add_argument_group("limits")
+    limits.add_argument("--max-streams", type=_positive_int, default=d.max_streams,
+                        help="streams at once (each created by its first viewer or source)")
+    limits.add_argument("--max-viewers", type=_positive_int, default=d.max_viewers,
+                        help="viewer connections in all; more are refused with HTTP 503")
+    limits.add_argument("--max-viewers-per-stream", type=_positive_int, default=d.max_viewers_per_stream,
+                        help="viewer connections on one stream; more are refused with HTTP 503")
+    limits.add_argument("--max-unsent-bytes", type=_non_negative_int, default=d.max_unsent_bytes,
+                        help="bytes a viewer may have queued beyond its full socket buffer before it "
+                             "skips to the next keyframe")
+    limits.add_argument("--stuck-timeout", type=_positive_seconds, default=d.stuck_timeout_s,
+                        help="seconds a viewer's socket may stay full before it is dropped")
+    limits.add_argument("--viewer-socket-buffer-bytes", type=_non_negative_int,
+                        default=d.viewer_socket_buffer_bytes,
+                        help="kernel send buffer of each viewer socket in bytes (bounds a slow "
+                             "viewer's lag); 0: the kernel's own autotuning")
+    limits.add_argument("--handshake-timeout", type=_positive_seconds, default=d.handshake_timeout_s,
+                        help="seconds a client may take to send its request and finish the "
+                             "WebSocket handshake; also the idle timeout of plain HTTP connections")
+    limits.add_argument("--ping-interval", type=_positive_seconds, default=d.ping_interval_s,
+                        help="seconds between WebSocket pings to every source and viewer")
+    limits.add_argument("--ping-timeout", type=_positive_seconds, default=d.ping_timeout_s,
+                        help="seconds to wait for a pong before dropping a connection (idle timeout)")
+    return parser
+
+
+def config_from_args(args):
+    """The RelayConfig of parsed arguments."""
+    return RelayConfig(
+        host=args.host,
+        port=args.port,
+        max_message_bytes=args.max_message_bytes,
+        max_streams=args.max_streams,
+        max_viewers=args.max_viewers,
+        max_viewers_per_stream=args.max_viewers_per_stream,
+        max_unsent_bytes=args.max_unsent_bytes,
+        stuck_timeout_s=args.stuck_timeout,
+        viewer_socket_buffer_bytes=args.viewer_socket_buffer_bytes,
+        handshake_timeout_s=args.handshake_timeout,
+        ping_interval_s=args.ping_interval,
+        ping_timeout_s=args.ping_timeout,
+        allowed_origins=tuple(args.allowed_origin),
+        client_dir=args.client_dir,
+        default_stream=args.default_stream,
+    )
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = config_from_args(args)
+    try:
+        token_check = BearerTokenCheck(load_token(args.token_file))
+    except TokenConfigError as exc:
+        parser.error(str(exc))
+
+    from twisted.internet import reactor, task
+    from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
+
+    from depthcam.relay.resources import build_relay
+
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])
+    log = Logger(namespace="depthcam.relay")
+    try:
+        relay = build_relay(config, token_check, reactor)
+    except ValueError as exc:
+        parser.error(str(exc))
+    port = reactor.listenTCP(config.port, relay.site, interface=config.host)
+    address = port.getHost()
+    log.info(
+        "relay on http://{host}:{port}/ (sources: /source/<name>, viewers: /view/<name> and /ws, "
+        "stats: /stats)",
+        host=address.host, port=address.port,
+    )
+
+    def close_connections():
+        relay.close_connections()
+        return task.deferLater(reactor, SHUTDOWN_GRACE_S, lambda: None)
+
+    reactor.addSystemEventTrigger("before", "shutdown", close_connections)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()

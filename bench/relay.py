@@ -1,0 +1,613 @@
+"""Relay benchmark: frames/s, latency and CPU of the Python relay and a node.js `ws` relay, K viewers each.
+
+For each relay and each K: start the relay, one publisher sending real classic frames at 30 fps, and a
+node load generator (bench/loadgen.mjs) holding K viewer WebSockets; once every viewer is connected and
+a warm-up has passed, measure over a steady window: frames/s received per viewer (min / median),
+latency from each frame's capture timestamp to its receipt (p50 / p99), and the relay's CPU.
+Everything runs on 127.0.0.1 and on this machine's cores, so the load generator and the publisher take
+CPU from the relay; their CPU is printed beside the relay's.
+
+    python bench/relay.py                       # K = 10,100,500,1000, both relays, 10 s each
+    python bench/relay.py --viewers 10,50 --duration 5 --relays node
+
+Needs bench/node_modules (cd bench && npm ci). ``bench/relay.py --publish-to URL`` is the publisher
+the benchmark starts; it is not meant to be run by hand.
+"""
+
+import argparse
+import json
+import os
+import queue
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+DEFAULT_RECORDING = REPO_DIR.parent / "shared" / "data" / "kinect1-raw-walkin"
+STREAM_NAME = "bench"
+TOKEN_ENV = "DEPTHCAM_RELAY_TOKEN"
+
+FAKENECT_HEADER_BYTES = 17  # "P5 640 480 65535\n"
+SENSOR_SHAPE = (480, 640)
+SEQUENCE_OFFSET = 8  # FORMAT.md: u32 LE
+CAPTURE_TIME_OFFSET = 12  # FORMAT.md: u64 LE, µs since the Unix epoch
+FRAME_LENGTH = struct.Struct("<I")  # the publisher's frame file: length, then the frame
+
+# What "every viewer keeps up" means in the closing line (issue 3).
+KEEPS_UP_MIN_FPS = 29.0
+KEEPS_UP_MAX_P99_MS = 100.0
+
+# Other programs' CPU (% of one core) during a window above which its row is marked as disturbed.
+BUSY_MACHINE_OTHER_CPU = 25.0
+
+RELAY_START_TIMEOUT_S = 20.0
+PUBLISHER_OPEN_TIMEOUT_S = 20.0
+CONNECT_TIMEOUT_S = 90.0
+RESULT_TIMEOUT_S = 20.0
+STOP_GRACE_S = 3.0
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------------------------
+# Publisher (a child process): one source connection, frames paced by LoopingCall.
+
+def run_publisher(url, frames_file, fps):
+    """Send the frames in ``frames_file`` in a loop to ``url`` at ``fps``, fresh capture times and sequences."""
+    from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
+    from twisted.internet import reactor, task
+
+    frames = read_frames(frames_file)
+    token = os.environ.get(TOKEN_ENV, "")
+    state = {"sent": 0, "loop": None}
+
+    class PublisherProtocol(WebSocketClientProtocol):
+        def onOpen(self):
+            print(json.dumps({"event": "open"}), flush=True)
+            state["loop"] = task.LoopingCall(self.send_next)
+            state["loop"].start(1 / fps, now=True)
+
+        def send_next(self):
+            message = frames[state["sent"] % len(frames)]
+            struct.pack_into("<I", message, SEQUENCE_OFFSET, state["sent"] & 0xFFFFFFFF)
+            struct.pack_into("<Q", message, CAPTURE_TIME_OFFSET, time.time_ns() // 1000)
+            self.sendMessage(bytes(message), isBinary=True)
+            state["sent"] += 1
+
+        def onClose(self, wasClean, code, reason):
+            print(json.dumps({"event": "closed", "code": code, "reason": reason, "sent": state["sent"]}),
+                  file=sys.stderr, flush=True)
+            if state["loop"] is not None and state["loop"].running:
+                state["loop"].stop()
+            if reactor.running:
+                reactor.stop()
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    factory = WebSocketClientFactory(url, headers=headers)
+    factory.protocol = PublisherProtocol
+    factory.setProtocolOptions(perMessageCompressionOffers=[])
+    connectWS(factory)
+    reactor.run()
+
+
+def read_frames(path):
+    """The frames of a publisher frame file, as bytearrays the publisher rewrites in place."""
+    data = Path(path).read_bytes()
+    frames, offset = [], 0
+    while offset < len(data):
+        (length,) = FRAME_LENGTH.unpack_from(data, offset)
+        offset += FRAME_LENGTH.size
+        frames.append(bytearray(data[offset:offset + length]))
+        offset += length
+    return frames
+
+
+def encode_frames(recording, first, count):
+    """``count`` classic frames from the fakenect recording, starting at file ``first``: a keyframe, then deltas.
+
+    Two frames before ``first`` prime the temporal median, so the first frames are full-size.
+    """
+    import numpy as np
+
+    from depthcam.codec import ClassicEncoder, DepthFrame, DepthUnits
+
+    paths = sorted(Path(recording).glob("d-*.pgm"))
+    if len(paths) < first + count:
+        raise SystemExit(f"{recording}: {len(paths)} d-*.pgm frames, need {first + count}")
+    encoder = ClassicEncoder(keyframe_interval=count)  # keyframes stay every `count` frames when looped
+    messages = []
+    for index in range(max(0, first - 2), first + count):
+        pixels = Path(paths[index]).read_bytes()[FAKENECT_HEADER_BYTES:]
+        depth = np.frombuffer(pixels, "<u2").reshape(SENSOR_SHAPE)
+        if index == first:
+            encoder.request_keyframe()
+        message = encoder.encode(DepthFrame(depth, DepthUnits.RAW_DISPARITY, 0.0))
+        if index >= first:
+            messages.append(message)
+    return messages
+
+
+# ---------------------------------------------------------------------------------------------
+# Child processes.
+
+@dataclass
+class Child:
+    """A child process in its own process group, its stdout read line by line on a thread."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+    lines: queue.Queue = field(default_factory=queue.Queue)
+
+    @classmethod
+    def start(cls, name, argv, log_dir, env=None, stdin=False):
+        log_path = log_dir / f"{name}.log"
+        log = open(log_path, "wb")
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            env=env, cwd=REPO_DIR, start_new_session=True,
+        )
+        log.close()
+        child = cls(name, process, log_path)
+        threading.Thread(target=child._read_stdout, daemon=True).start()
+        return child
+
+    def _read_stdout(self):
+        for raw in self.process.stdout:
+            self.lines.put(raw.decode(errors="replace").rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for_event(self, event, timeout_s):
+        """The first JSON line on stdout whose ``event`` is ``event``; raise BenchError on timeout or exit."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BenchError(f"{self.name}: no '{event}' within {timeout_s:.0f} s\n{self.log_tail()}")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise BenchError(f"{self.name} exited ({self.process.wait()}) before '{event}'\n{self.log_tail()}")
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(message, dict) and message.get("event") == event:
+                return message
+
+    def send_line(self, text):
+        self.process.stdin.write(text.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def cpu_seconds(self):
+        """utime + stime of the process so far, from /proc/<pid>/stat."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S  # fields 14 and 15 of stat(5)
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def stop(self):
+        """SIGTERM the process group, SIGKILL it if still there after STOP_GRACE_S."""
+        for sig, grace in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:  # the group may outlive its leader
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self, lines=15):
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(f"  {self.name}| {line}" for line in text[-lines:])
+
+
+class BenchError(Exception):
+    """A run could not be measured (a child failed or timed out); the message says which."""
+
+
+def machine_busy_seconds():
+    """CPU seconds all cores have spent busy since boot, from the first line of /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / CLOCK_TICKS_PER_S  # user..steal; guest is inside user
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port, child, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise BenchError(f"{child.name} exited ({child.process.returncode})\n{child.log_tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise BenchError(f"{child.name}: port {port} not open within {timeout_s:.0f} s\n{child.log_tail()}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Relays.
+
+class PythonRelay:
+    """``python -m depthcam.relay``, with its viewer limits raised for K viewers from one address."""
+
+    name = "python"
+
+    def __init__(self, options):
+        self.command = shlex.split(options.python_relay_cmd.replace("{python}", sys.executable))
+        self.options = options
+        self._flags = None
+
+    def flags(self):
+        """The flags ``--help`` lists, so the bench passes only the ones this relay has."""
+        if self._flags is None:
+            help_text = subprocess.run(
+                self.command + ["--help"], capture_output=True, text=True, cwd=REPO_DIR, timeout=30,
+            ).stdout
+            self._flags = {word.rstrip(",=") for word in help_text.split() if word.startswith("--")}
+        return self._flags
+
+    def argv(self, port, viewers, token_file):
+        flags = self.flags()
+        argv = self.command + ["--port", str(port)]
+        wanted = {
+            "--host": "127.0.0.1",
+            "--token-file": str(token_file),
+            "--max-viewers": str(viewers + 100),
+            "--max-viewers-per-stream": str(viewers + 100),
+        }
+        if self.options.max_unsent_bytes is not None:
+            wanted["--max-unsent-bytes"] = str(self.options.max_unsent_bytes)
+        for flag, value in wanted.items():
+            if flag in flags:
+                argv += [flag, value]
+        return argv + self.options.python_relay_arg
+
+    def stats(self, port):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as response:
+                return json.load(response)
+        except (OSError, ValueError):
+            return None
+
+
+class NodeRelay:
+    """bench/node_relay.mjs: the 2012 original's shape, broadcast to every viewer."""
+
+    name = "node"
+
+    def __init__(self, options):
+        self.options = options
+
+    def argv(self, port, viewers, token_file):
+        return [self.options.node, str(BENCH_DIR / "node_relay.mjs"), "--port", str(port), "--host", "127.0.0.1"]
+
+    def stats(self, port):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# One measurement.
+
+@dataclass
+class RunResult:
+    relay: str
+    viewers: int
+    connected: int = 0
+    fps_min: float = 0.0
+    fps_median: float = 0.0
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    max_ms: float = float("nan")
+    gaps: int = 0
+    closed: int = 0
+    relay_cpu: float = float("nan")
+    loadgen_cpu: float = float("nan")
+    loadgen_busy: float = float("nan")
+    publisher_cpu: float = float("nan")
+    other_cpu: float = float("nan")
+    error: str = ""
+    details: dict = field(default_factory=dict)
+
+    @property
+    def keeps_up(self):
+        return (not self.error and self.connected == self.viewers and self.closed == 0
+                and self.fps_min >= KEEPS_UP_MIN_FPS and self.p99_ms < KEEPS_UP_MAX_P99_MS)
+
+
+def percentile_ms(histogram, bucket_us, total, fraction):
+    """The latency (ms, bucket middle) below which ``fraction`` of the frames fall."""
+    needed = fraction * total
+    running = 0
+    for bucket, count in histogram:
+        running += count
+        if running >= needed:
+            return (bucket + 0.5) * bucket_us / 1000
+    return float("nan")
+
+
+def measure(relay, viewers, options, frames_file, work_dir):
+    result = RunResult(relay.name, viewers)
+    port = free_port()
+    token = secrets.token_hex(16)
+    token_file = work_dir / "token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    env = dict(os.environ, **{TOKEN_ENV: token})
+    log_dir = (options.log_dir or work_dir) / f"{relay.name}-{viewers}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    children = []
+    try:
+        relay_child = Child.start("relay", relay.argv(port, viewers, token_file), log_dir, env=env)
+        children.append(relay_child)
+        wait_for_port(port, relay_child, RELAY_START_TIMEOUT_S)
+
+        publisher = Child.start("publisher", [
+            sys.executable, str(Path(__file__).resolve()), "--publish-to",
+            f"ws://127.0.0.1:{port}/source/{STREAM_NAME}", "--frames-file", str(frames_file),
+            "--fps", str(options.fps),
+        ], log_dir, env=env)
+        children.append(publisher)
+        publisher.wait_for_event("open", PUBLISHER_OPEN_TIMEOUT_S)
+
+        shares = [viewers // options.loadgen_procs + (i < viewers % options.loadgen_procs)
+                  for i in range(options.loadgen_procs)]
+        loadgens = []
+        for index, share in enumerate(s for s in shares if s):
+            loadgen = Child.start(f"loadgen{index}", [
+                options.node, str(BENCH_DIR / "loadgen.mjs"),
+                "--url", f"ws://127.0.0.1:{port}/view/{STREAM_NAME}",
+                "--viewers", str(share), "--concurrency", str(options.concurrency),
+                "--client", options.loadgen_client,
+            ], log_dir, stdin=True)
+            children.append(loadgen)
+            loadgens.append(loadgen)
+        for loadgen in loadgens:
+            connected = loadgen.wait_for_event("connected", CONNECT_TIMEOUT_S)
+            result.connected += connected["opened"]
+            result.details.setdefault("connect", []).append(connected)
+
+        time.sleep(options.warmup)  # catch-up frames and the ramp's backlog drain here
+        for child in children:
+            if not child.alive():
+                raise BenchError(f"{child.name} exited ({child.process.returncode})\n{child.log_tail()}")
+
+        started = time.monotonic()
+        cpu_before = {child.name: child.cpu_seconds() for child in children}
+        machine_before = machine_busy_seconds()
+        for loadgen in loadgens:
+            loadgen.send_line("start")
+        time.sleep(options.duration)
+        for loadgen in loadgens:
+            loadgen.send_line("stop")
+        cpu_after = {child.name: child.cpu_seconds() for child in children}
+        machine_after = machine_busy_seconds()
+        window_s = time.monotonic() - started
+
+        def cpu_percent(names):
+            return 100 * sum(cpu_after[n] - cpu_before[n] for n in names) / window_s
+
+        result.relay_cpu = cpu_percent(["relay"])
+        result.publisher_cpu = cpu_percent(["publisher"])
+        result.loadgen_cpu = cpu_percent([loadgen.name for loadgen in loadgens])
+        # Whatever else ran on the machine meanwhile (other people's tests, say) took CPU from the relay.
+        result.other_cpu = 100 * (machine_after - machine_before) / window_s - cpu_percent([child.name for child in children])
+        result.details["stats"] = relay.stats(port)
+
+        reports = [loadgen.wait_for_event("result", RESULT_TIMEOUT_S) for loadgen in loadgens]
+        fps, histogram = [], {}
+        for report in reports:
+            fps += [frames / report["windowS"] for frames in report["framesPerViewer"]]
+            fps += [0.0] * report["failed"]
+            result.gaps += sum(report["gapsPerViewer"])
+            result.closed += report["closedEarly"]
+            for bucket, count in report["latencyHistogram"]:
+                histogram[bucket] = histogram.get(bucket, 0) + count
+            if report["errors"]:
+                result.details.setdefault("errors", {}).update(report["errors"])
+        result.loadgen_busy = max(report["eventLoopUtilization"] or 0.0 for report in reports)
+        result.fps_min = min(fps) if fps else 0.0
+        result.fps_median = statistics.median(fps) if fps else 0.0
+        ordered = sorted(histogram.items())
+        total = sum(histogram.values())
+        bucket_us = reports[0]["latencyBucketUs"]
+        if total:
+            result.p50_ms = percentile_ms(ordered, bucket_us, total, 0.50)
+            result.p99_ms = percentile_ms(ordered, bucket_us, total, 0.99)
+            result.max_ms = (ordered[-1][0] + 0.5) * bucket_us / 1000
+    except BenchError as error:
+        result.error = str(error)
+    finally:
+        for child in reversed(children):
+            child.stop()
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+
+def format_table(results):
+    head = ("| relay | K viewers | connected | frames/s per viewer min / median | latency p50 / p99 ms "
+            "| relay CPU % | loadgen CPU % (busy) | publisher CPU % | other CPU % | seq gaps | closed |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        if r.error:
+            lines.append(f"| {r.relay} | {r.viewers} | failed: {r.error.splitlines()[0]} | | | | | | | | |")
+            continue
+        lines.append(
+            f"| {r.relay} | {r.viewers} | {r.connected} | {r.fps_min:.1f} / {r.fps_median:.1f} "
+            f"| {r.p50_ms:.1f} / {r.p99_ms:.1f} | {r.relay_cpu:.0f} "
+            f"| {r.loadgen_cpu:.0f} ({r.loadgen_busy:.0%}) | {r.publisher_cpu:.0f} "
+            f"| {r.other_cpu:.0f}{' ⚠' if r.other_cpu > BUSY_MACHINE_OTHER_CPU else ''} | {r.gaps} | {r.closed} |"
+        )
+    return "\n".join(lines)
+
+
+def largest_keeping_up(results, relay_name, tested):
+    """The closing sentence for one relay: the largest K at which every viewer kept up."""
+    ran = [r for r in results if r.relay == relay_name]
+    passing = [r.viewers for r in ran if r.keeps_up]
+    if not passing:
+        return f"- {relay_name}: no tested K (of {tested}) had every viewer at ≥ {KEEPS_UP_MIN_FPS:g} frames/s with p99 < {KEEPS_UP_MAX_P99_MS:g} ms"
+    best = max(passing)
+    failing_above = sorted(r.viewers for r in ran if not r.keeps_up and r.viewers > best)
+    tail = f" (fails at K = {failing_above[0]})" if failing_above else " (the largest K tested)"
+    return (f"- {relay_name}: largest K with every viewer at ≥ {KEEPS_UP_MIN_FPS:g} frames/s and "
+            f"p99 < {KEEPS_UP_MAX_P99_MS:g} ms: **{best}**{tail}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Every process runs on 127.0.0.1 on this machine, so the load generator and the publisher "
+               "share the CPU cores with the relay; their CPU %% is printed beside the relay's.",
+    )
+    parser.add_argument("--viewers", default="10,100,500,1000",
+                        help="comma-separated viewer counts K to run (default: %(default)s)")
+    parser.add_argument("--relays", default="python,node",
+                        help="comma-separated relays to run: python, node (default: %(default)s)")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="measuring window per run, seconds (default: %(default)s)")
+    parser.add_argument("--warmup", type=float, default=2.0,
+                        help="seconds between the last viewer connecting and the window (default: %(default)s)")
+    parser.add_argument("--fps", type=float, default=30.0, help="publisher frames/s (default: %(default)s)")
+    parser.add_argument("--recording", type=Path, default=DEFAULT_RECORDING,
+                        help="fakenect recording folder the frames come from (default: %(default)s)")
+    parser.add_argument("--first-frame", type=int, default=60,
+                        help="first recording frame used, 0-based; 60 is where the person fills the view, "
+                             "giving 2-4 KB frames (default: %(default)s)")
+    parser.add_argument("--frames", type=int, default=60,
+                        help="frames pre-encoded and looped: one keyframe then deltas (default: %(default)s)")
+    parser.add_argument("--loadgen-procs", type=int, default=1,
+                        help="node load-generator processes the K viewers are split across (default: %(default)s)")
+    parser.add_argument("--loadgen-client", choices=("raw", "ws"), default="raw",
+                        help="viewer client in the load generator: raw (minimal, cheapest) or ws (the ws "
+                             "package, as a check) (default: %(default)s)")
+    parser.add_argument("--concurrency", type=int, default=50,
+                        help="viewer handshakes in flight at once per load generator (default: %(default)s)")
+    parser.add_argument("--max-unsent-bytes", type=int, default=None,
+                        help="passed to the Python relay's --max-unsent-bytes, bytes (default: the relay's own)")
+    parser.add_argument("--python-relay-cmd", default="{python} -m depthcam.relay",
+                        help="command that starts the Python relay; {python} is this interpreter "
+                             "(e.g. '{python} -m cProfile -o relay.prof -m depthcam.relay') (default: %(default)s)")
+    parser.add_argument("--python-relay-arg", action="append", default=[],
+                        help="extra argument for the Python relay (repeat for each)")
+    parser.add_argument("--node", default=shutil.which("node") or "node", help="node.js binary (default: %(default)s)")
+    parser.add_argument("--log-dir", type=Path,
+                        help="keep each child's stderr here, one folder per run (default: a temporary folder)")
+    parser.add_argument("--json", type=Path, help="also write every run's numbers to this JSON file")
+    parser.add_argument("--verbose", action="store_true", help="print each run's connect report, errors and /stats")
+    parser.add_argument("--publish-to", help=argparse.SUPPRESS)
+    parser.add_argument("--frames-file", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None):
+    options = parse_args(argv)
+    if options.publish_to:
+        run_publisher(options.publish_to, options.frames_file, options.fps)
+        return 0
+    if not (BENCH_DIR / "node_modules" / "ws").is_dir():
+        raise SystemExit("bench/node_modules/ws is missing: run (cd bench && npm ci)")
+
+    viewer_counts = [int(k) for k in options.viewers.split(",") if k.strip()]
+    relay_types = {"python": PythonRelay, "node": NodeRelay}
+    try:
+        relays = [relay_types[name.strip()](options) for name in options.relays.split(",") if name.strip()]
+    except KeyError as error:
+        raise SystemExit(f"unknown relay {error}; choose from {', '.join(relay_types)}") from error
+
+    # A SIGTERM (say, from make) unwinds like Ctrl-C, so every child's process group is stopped.
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="depthcam-bench-relay-") as work:
+        work_dir = Path(work)
+        messages = encode_frames(options.recording, options.first_frame, options.frames)
+        frames_file = work_dir / "frames.bin"
+        frames_file.write_bytes(b"".join(FRAME_LENGTH.pack(len(m)) + m for m in messages))
+        sizes = sorted(len(m) for m in messages)
+        print(f"frames: {len(messages)} classic frames from {options.recording.name} "
+              f"(files {options.first_frame}-{options.first_frame + len(messages) - 1}), "
+              f"{sizes[0]}-{sizes[-1]} bytes, median {sizes[len(sizes) // 2]}; "
+              f"{options.fps:g} frames/s; window {options.duration:g} s after {options.warmup:g} s warm-up; "
+              f"{os.cpu_count()} CPU cores shared by relay, publisher and load generator", flush=True)
+        try:
+            for relay in relays:
+                for viewers in viewer_counts:
+                    result = measure(relay, viewers, options, frames_file, work_dir)
+                    results.append(result)
+                    status = "failed" if result.error else (
+                        f"min {result.fps_min:.1f} fps, p99 {result.p99_ms:.1f} ms, relay CPU {result.relay_cpu:.0f} %")
+                    print(f"  {relay.name:6} K={viewers:<5} {status}", file=sys.stderr, flush=True)
+                    if result.error:
+                        print(result.error, file=sys.stderr, flush=True)
+                    if options.verbose:
+                        print(json.dumps(result.details, indent=1, default=str)[:4000], file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            print("interrupted; results so far:", file=sys.stderr)
+
+    print()
+    print(format_table(results))
+    print()
+    print(f"Each run: the relay, one publisher at {options.fps:g} frames/s and {options.loadgen_procs} node load "
+          f"generator(s) share this {os.cpu_count()}-core machine on 127.0.0.1, so CPU the generator used is CPU "
+          "the relay did not get. CPU % is of one core. loadgen busy = its event-loop utilization (near 100 %: the "
+          "generator, not the relay, may be the limit). other = the rest of the machine during the window "
+          "(other programs, interrupts): when it is large, rerun on a quiet machine. Latency = receipt time − the "
+          "frame's capture_time_us, one clock. seq gaps = frames viewers never got; closed = viewers the relay "
+          "closed during the run.")
+    disturbed = [r for r in results if r.other_cpu > BUSY_MACHINE_OTHER_CPU]
+    if disturbed:
+        print()
+        print(f"⚠ {len(disturbed)} run(s) shared the machine with more than {BUSY_MACHINE_OTHER_CPU:g} % of a core of "
+              "other work: their latency and CPU figures are not the relay's alone.")
+    print()
+    for relay in relays:
+        print(largest_keeping_up(results, relay.name, options.viewers))
+    if options.json:
+        options.json.write_text(json.dumps([r.__dict__ for r in results], indent=1, default=str))
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+// FollowCamera: orbit controls whose target drifts, smoothly, towards where the scene moves.
+//
+// The header's motion cue (FORMAT.md: centroid and depth of the pixels that changed, and their
+// share) arrives as a 3D point and a weight. The view pans, keeping the user's orbit offset,
+// towards a goal between the cloud's centre and that point, leaning further the more moved; with
+// nothing moving it eases back to the centre. Dragging, touching or zooming takes over: following
+// waits until the user has let go for `userPauseTime`. The 2012 client steered by quadrant means;
+// the changed-pixel centroid says where, not only which way.
+
+import { Vector3 } from 'three';
+import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+
+const _goal = new Vector3();
+const _step = new Vector3();
+
+class FollowCamera {
+
+	/**
+	 * @param {PerspectiveCamera} camera the camera to steer.
+	 * @param {HTMLElement} domElement where the user's mouse and touch input arrives (the canvas).
+	 */
+	constructor( camera, domElement ) {
+
+		this.camera = camera;
+		this.controls = new OrbitControls( camera, domElement );
+		this.controls.enableDamping = true;
+
+		/** How fast the view eases towards a moving spot, 1/s (63 % of the way in 1/rate s). Default 1.5. */
+		this.followRate = 1.5;
+		/** How fast it eases back to the cloud centre when nothing moves, 1/s. Default 0.4. */
+		this.returnRate = 0.4;
+		/** How far from the centre towards the moving spot the goal lies at full pull, 0…1. Default 0.7. */
+		this.followShare = 0.7;
+		/** Share of the frame's pixels that must change for the full pull, 0…1. Default 0.03. */
+		this.fullPullWeight = 0.03;
+		/** How long a motion cue keeps pulling after the last one, s (the cue flickers). Default 1. */
+		this.motionHoldTime = 1;
+		/** How long following waits after the user lets go of the view, s. Default 4. */
+		this.userPauseTime = 4;
+		/** Where the camera starts, relative to the depth sensor at the origin, metres. */
+		this.startOffset = new Vector3( - 0.8, 0.6, 0.2 );
+
+		this._time = 0;
+		this._started = false;
+		this._centre = new Vector3();
+		this._motionPoint = new Vector3();
+		this._motionWeight = 0;
+		this._lastMotionTime = - Infinity;
+		this._userActive = false;
+		this._pausedUntil = 0;
+
+		this._onStart = () => {
+
+			this._userActive = true;
+
+		};
+
+		this._onEnd = () => {
+
+			this._userActive = false;
+			this._pausedUntil = this._time + this.userPauseTime;
+
+		};
+
+		this.controls.addEventListener( 'start', this._onStart );
+		this.controls.addEventListener( 'end', this._onEnd );
+
+	}
+
+	/** True while the user's input, not the motion cue, steers the view. */
+	get following() {
+
+		return this._started && ! this._userActive && this._time >= this._pausedUntil;
+
+	}
+
+	/** The point cloud's centre, world metres. The first call places the camera. */
+	setCentre( centre ) {
+
+		this._centre.copy( centre );
+		if ( this._started ) return;
+		this._started = true;
+		this.controls.target.copy( centre );
+		this.camera.position.copy( this.startOffset );
+		this.camera.lookAt( centre );
+		this.controls.update();
+
+	}
+
+	/**
+	 * The latest motion cue: where the scene changed (world metres) and the share of pixels that
+	 * changed (0…1); a weight of 0 means nothing moved.
+	 */
+	setMotion( point, weight ) {
+
+		if ( weight <= 0 ) return;
+		this._motionPoint.copy( point );
+		this._motionWeight = weight;
+		this._lastMotionTime = this._time;
+
+	}
+
+	/** Advance by `deltaSeconds`; call once per rendered frame. */
+	update( deltaSeconds ) {
+
+		this._time += deltaSeconds;
+		if ( this.following ) {
+
+			let rate = this.returnRate;
+			_goal.copy( this._centre );
+			if ( this._time - this._lastMotionTime < this.motionHoldTime ) {
+
+				const pull = Math.min( this._motionWeight / this.fullPullWeight, 1 );
+				_goal.lerp( this._motionPoint, this.followShare * pull );
+				rate = this.followRate;
+
+			}
+
+			// Exponential easing, the same whatever the frame rate.
+			_step.subVectors( _goal, this.controls.target ).multiplyScalar( 1 - Math.exp( - rate * deltaSeconds ) );
+			this.controls.target.add( _step );
+			this.camera.position.add( _step );
+
+		}
+
+		this.controls.update( deltaSeconds );
+
+	}
+
+	/** Remove the controls' listeners (on the canvas and document) and this class's own. */
+	dispose() {
+
+		this.controls.removeEventListener( 'start', this._onStart );
+		this.controls.removeEventListener( 'end', this._onEnd );
+		this.controls.dispose();
+
+	}
+
+}
+
+export { FollowCamera };

@@ -1,0 +1,344 @@
+// StreamDecoder: depthcam wire frames in, header fields and depth codes out, by codec/FORMAT.md.
+//
+// Pure: no DOM, no socket. The only wait is loading liblzma's WebAssembly once, at import (a
+// top-level await), so decode() itself is synchronous. Errors carry FORMAT.md's names in `.name`
+// (the Python classes in codec/errors.py), so a viewer and a test can tell them apart.
+
+import {
+	LZMA_FINISH,
+	LZMA_OK,
+	LZMA_STREAM_END,
+	WasmLzmaStream,
+	autoDecoderInit,
+	code,
+	end,
+	initModule,
+} from 'node-liblzma/wasm';
+
+// FORMAT.md, *Header*: one row here per row there (offset and size in bytes, little-endian).
+const HEADER = Object.freeze( {
+	magic: Object.freeze( { offset: 0, size: 4 } ), // bytes, ASCII "DCAM"
+	version: Object.freeze( { offset: 4, size: 1 } ), // u8, 1
+	profile: Object.freeze( { offset: 5, size: 1 } ), // u8, 1 = classic
+	flags: Object.freeze( { offset: 6, size: 1 } ), // u8, bit 0 KEYFRAME, bit 1 CATCHUP
+	reserved: Object.freeze( { offset: 7, size: 1 } ), // u8, 0
+	sequence: Object.freeze( { offset: 8, size: 4 } ), // u32, +1 per frame, wraps at 2^32
+	capture_time_us: Object.freeze( { offset: 12, size: 8 } ), // u64, µs since the Unix epoch
+	width: Object.freeze( { offset: 20, size: 2 } ), // u16, columns
+	height: Object.freeze( { offset: 22, size: 2 } ), // u16, rows
+	near_mm: Object.freeze( { offset: 24, size: 2 } ), // u16, depth of code 0
+	far_mm: Object.freeze( { offset: 26, size: 2 } ), // u16, depth of code 254
+	motion_u: Object.freeze( { offset: 28, size: 2 } ), // u16, column of the change, fraction × 65535
+	motion_v: Object.freeze( { offset: 30, size: 2 } ), // u16, row of the change, fraction × 65535
+	motion_depth_mm: Object.freeze( { offset: 32, size: 2 } ), // u16, mean depth of the change
+	motion_weight: Object.freeze( { offset: 34, size: 2 } ), // u16, share of pixels changed × 65535
+	payload_length: Object.freeze( { offset: 36, size: 4 } ), // u32, bytes after the header
+	size: 40,
+} );
+
+const MAGIC = [ 0x44, 0x43, 0x41, 0x4d ]; // "DCAM"
+const VERSION = 1;
+const PROFILE_CLASSIC = 1;
+const FLAG_KEYFRAME = 1;
+const FLAG_CATCHUP = 2;
+const KNOWN_FLAG_BITS = FLAG_KEYFRAME | FLAG_CATCHUP;
+const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+const MAX_PIXELS = 640 * 480;
+
+const MAX_CODE = 254;
+const NO_READING_CODE = 255;
+
+// liblzma refuses a stream whose dictionary needs more than this; ours uses 2^18 bytes, and a
+// hostile header must not make the page allocate hundreds of MiB.
+const LZMA_MEMORY_LIMIT_BYTES = 32 * 1024 * 1024;
+// A .lzma stream opens with its properties byte, (pb · 5 + lp) · 9 + lc, which is below 9 · 5 · 5.
+const LZMA_PROPERTIES_LIMIT = 225;
+// liblzma's auto decoder would also take .xz and .lzip; FORMAT.md allows only .lzma ("LZMA alone"),
+// so those are refused by their magic before liblzma sees them, as Python's FORMAT_ALONE does.
+const LZIP_MAGIC = [ 0x4c, 0x5a, 0x49, 0x50 ]; // "LZIP"
+
+const liblzma = await initModule();
+
+function codecError( name, message ) {
+
+	const error = new Error( message );
+	error.name = name;
+	return error;
+
+}
+
+function startsWith( bytes, prefix ) {
+
+	return prefix.every( ( byte, index ) => bytes[ index ] === byte );
+
+}
+
+// The `expectedSize` bytes of a .lzma payload, or CorruptPayloadError. The output buffer is one byte
+// longer than a frame, so an over-long stream stops there instead of inflating without bound.
+function decompressLzmaAlone( payload, expectedSize ) {
+
+	if ( payload.length < 13 || payload[ 0 ] >= LZMA_PROPERTIES_LIMIT || startsWith( payload, LZIP_MAGIC ) ) {
+
+		throw codecError( 'CorruptPayloadError', `payload of ${payload.length} bytes is not a .lzma stream` );
+
+	}
+
+	const stream = new WasmLzmaStream( liblzma );
+	const inputPointer = liblzma._malloc( payload.length );
+	const outputSize = expectedSize + 1;
+	const outputPointer = liblzma._malloc( outputSize );
+	try {
+
+		liblzma.HEAPU8.set( payload, inputPointer );
+		autoDecoderInit( stream, LZMA_MEMORY_LIMIT_BYTES );
+		stream.setInput( inputPointer, payload.length );
+		stream.setOutput( outputPointer, outputSize );
+		let status;
+		do {
+
+			status = code( stream, LZMA_FINISH );
+
+		} while ( status === LZMA_OK && stream.availOut > 0 );
+		const produced = outputSize - stream.availOut;
+		if ( status !== LZMA_STREAM_END || produced !== expectedSize ) {
+
+			// LZMA_OK here means the output buffer filled up; any other status is liblzma's complaint.
+			const outcome = status === LZMA_STREAM_END ? `decompresses to ${produced} bytes`
+				: status === LZMA_OK ? `decompresses to more than ${expectedSize} bytes`
+					: `does not decompress (liblzma status ${status})`;
+			throw codecError( 'CorruptPayloadError', `payload ${outcome}, expected ${expectedSize} bytes` );
+
+		}
+
+		// HEAPU8 is re-read here: liblzma may have grown (and so replaced) the WebAssembly memory.
+		return liblzma.HEAPU8.slice( outputPointer, outputPointer + expectedSize );
+
+	} catch ( error ) {
+
+		if ( error.name === 'CorruptPayloadError' ) throw error;
+		throw codecError( 'CorruptPayloadError', `payload does not decompress: ${error.message}` );
+
+	} finally {
+
+		end( stream );
+		stream.free();
+		liblzma._free( inputPointer );
+		liblzma._free( outputPointer );
+
+	}
+
+}
+
+// FORMAT.md, *Rejection rules*, rows 1–7: the checks that need only the message.
+function parseHeader( message ) {
+
+	if ( message.byteLength < HEADER.size ) {
+
+		throw codecError( 'TruncatedFrameError', `frame of ${message.byteLength} bytes is shorter than the ${HEADER.size}-byte header` );
+
+	}
+
+	const bytes = new Uint8Array( message, 0, HEADER.size );
+	const view = new DataView( message, 0, HEADER.size );
+	if ( ! startsWith( bytes, MAGIC ) ) {
+
+		throw codecError( 'BadMagicError', 'frame does not start with DCAM' );
+
+	}
+
+	const version = view.getUint8( HEADER.version.offset );
+	if ( version !== VERSION ) {
+
+		throw codecError( 'UnsupportedVersionError', `frame version ${version}; this decoder speaks version ${VERSION}` );
+
+	}
+
+	const header = Object.freeze( {
+		profile: view.getUint8( HEADER.profile.offset ),
+		flags: view.getUint8( HEADER.flags.offset ),
+		sequence: view.getUint32( HEADER.sequence.offset, true ),
+		// Microseconds since 1970 stay below 2^53 until the year 2255, so a Number holds them exactly.
+		capture_time_us: Number( view.getBigUint64( HEADER.capture_time_us.offset, true ) ),
+		width: view.getUint16( HEADER.width.offset, true ),
+		height: view.getUint16( HEADER.height.offset, true ),
+		near_mm: view.getUint16( HEADER.near_mm.offset, true ),
+		far_mm: view.getUint16( HEADER.far_mm.offset, true ),
+		motion_u: view.getUint16( HEADER.motion_u.offset, true ),
+		motion_v: view.getUint16( HEADER.motion_v.offset, true ),
+		motion_depth_mm: view.getUint16( HEADER.motion_depth_mm.offset, true ),
+		motion_weight: view.getUint16( HEADER.motion_weight.offset, true ),
+		payload_length: view.getUint32( HEADER.payload_length.offset, true ),
+	} );
+
+	if ( header.profile !== PROFILE_CLASSIC ) {
+
+		throw codecError( 'UnknownProfileError', `profile ${header.profile} is unknown to this decoder (known: 1=classic)` );
+
+	}
+
+	const reserved = view.getUint8( HEADER.reserved.offset );
+	if ( header.flags & ~ KNOWN_FLAG_BITS ) {
+
+		throw codecError( 'BadHeaderError', `unknown flag bits 0x${header.flags.toString( 16 )}` );
+
+	}
+
+	if ( ( header.flags & FLAG_CATCHUP ) && ! ( header.flags & FLAG_KEYFRAME ) ) {
+
+		throw codecError( 'BadHeaderError', 'CATCHUP frame without KEYFRAME' );
+
+	}
+
+	if ( reserved !== 0 ) {
+
+		throw codecError( 'BadHeaderError', `reserved byte is ${reserved}, not 0` );
+
+	}
+
+	if ( header.near_mm >= header.far_mm ) {
+
+		throw codecError( 'BadHeaderError', `near_mm ${header.near_mm} is not below far_mm ${header.far_mm}` );
+
+	}
+
+	if ( header.width === 0 || header.height === 0 ) {
+
+		throw codecError( 'BadHeaderError', `empty frame ${header.width}x${header.height}` );
+
+	}
+
+	if ( header.payload_length > MAX_PAYLOAD_BYTES ) {
+
+		throw codecError( 'OversizedFrameError', `payload of ${header.payload_length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit` );
+
+	}
+
+	if ( header.width * header.height > MAX_PIXELS ) {
+
+		throw codecError( 'OversizedFrameError', `frame ${header.width}x${header.height} is over the ${MAX_PIXELS}-pixel limit` );
+
+	}
+
+	if ( message.byteLength !== HEADER.size + header.payload_length ) {
+
+		throw codecError( 'LengthMismatchError', `header says ${header.payload_length} payload bytes, message has ${message.byteLength - HEADER.size}` );
+
+	}
+
+	return header;
+
+}
+
+/**
+ * Decodes the frames of one stream in order (a fresh one per connection).
+ *
+ * decode() returns `{header, codes}`: the header's wire fields (FORMAT.md names) and the frame's
+ * codes, a Uint8Array of width × height, row-major, top row first, 255 = no reading. The decoder
+ * keeps `codes` as its reference for the next delta: read it, don't write it. A rejected frame
+ * throws and leaves the decoder as it was, except SequenceGapError, after which it waits for the
+ * next keyframe. The checks run in FORMAT.md's order.
+ */
+class StreamDecoder {
+
+	constructor() {
+
+		this._codes = null;
+		this._sequence = 0;
+		this._width = 0;
+		this._height = 0;
+
+	}
+
+	/** True once a keyframe has been decoded (and no gap has happened since). */
+	get hasKeyframe() {
+
+		return this._codes !== null;
+
+	}
+
+	/** Decode one wire frame (an ArrayBuffer, or a view of one). */
+	decode( message ) {
+
+		if ( ArrayBuffer.isView( message ) ) {
+
+			message = message.buffer.slice( message.byteOffset, message.byteOffset + message.byteLength );
+
+		}
+
+		const header = parseHeader( message );
+		const pixels = header.width * header.height;
+		const body = decompressLzmaAlone( new Uint8Array( message, HEADER.size ), pixels );
+		if ( header.flags & FLAG_KEYFRAME ) {
+
+			return this._keep( header, body );
+
+		}
+
+		if ( this._codes === null ) {
+
+			throw codecError( 'MissingKeyframeError', `delta ${header.sequence} arrived before any keyframe` );
+
+		}
+
+		const expected = ( this._sequence + 1 ) >>> 0;
+		if ( header.sequence !== expected || header.width !== this._width || header.height !== this._height ) {
+
+			this._codes = null;
+			throw codecError( 'SequenceGapError', `delta ${header.sequence} (${header.width}x${header.height}) does not follow frame ${this._sequence}; waiting for a keyframe` );
+
+		}
+
+		const previous = this._codes;
+		for ( let i = 0; i < pixels; i ++ ) {
+
+			body[ i ] += previous[ i ]; // a Uint8Array stores the sum mod 256, as FORMAT.md's delta needs
+
+		}
+
+		return this._keep( header, body );
+
+	}
+
+	_keep( header, codes ) {
+
+		this._codes = codes;
+		this._sequence = header.sequence;
+		this._width = header.width;
+		this._height = header.height;
+		return { header, codes };
+
+	}
+
+}
+
+/**
+ * The depth in millimetres of each code for a stream's near_mm/far_mm: a Uint16Array of 256,
+ * 0 for code 255 (no reading). Matches codec/quantization.py's InverseDepthQuantizer.to_mm bit for
+ * bit: the same double arithmetic, rounded half to even as numpy's rint is.
+ */
+function codesToMillimetres( nearMm, farMm ) {
+
+	const inverseNear = 1.0 / nearMm;
+	const inverseSpan = 1.0 / nearMm - 1.0 / farMm;
+	const table = new Uint16Array( NO_READING_CODE + 1 );
+	for ( let code = 0; code <= MAX_CODE; code ++ ) {
+
+		table[ code ] = roundHalfToEven( 1.0 / ( inverseNear - code / MAX_CODE * inverseSpan ) );
+
+	}
+
+	table[ NO_READING_CODE ] = 0;
+	return table;
+
+}
+
+function roundHalfToEven( value ) {
+
+	const floor = Math.floor( value );
+	const fraction = value - floor;
+	if ( fraction !== 0.5 ) return Math.round( value );
+	return floor % 2 === 0 ? floor : floor + 1;
+
+}
+
+export { StreamDecoder, codesToMillimetres };

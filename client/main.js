@@ -1,0 +1,171 @@
+// main: wires the viewer together: socket → decoder → point cloud → camera → screen, plus the HUD.
+//
+// Frames are decoded as they arrive (each delta needs the one before), but the cloud is rebuilt at
+// most once per screen refresh, from the newest decoded frame. `window.depthcam` is a read-only
+// status for tests and curious users: the fields of `status` below, as getters.
+
+import { Color, Fog, PerspectiveCamera, Scene, Vector3, WebGLRenderer } from 'three';
+
+import { Connection } from './connection.js';
+import { StreamDecoder } from './decoder.js';
+import { FollowCamera } from './FollowCamera.js';
+import { Hud } from './hud.js';
+import { params } from './params.js';
+import { PointCloud } from './PointCloud.js';
+
+// A dark solid colour, so the points stand out and a test can tell them from the background.
+const BACKGROUND_COLOUR = '#0b0d12';
+// Fog from this distance to the camera, metres, hiding the far wall's noisy edges gently.
+const FOG_NEAR = 4;
+// ... until everything this far from the camera is background colour, metres.
+const FOG_FAR = 13;
+const CAMERA_FOV_DEGREES = 60;
+const CAMERA_NEAR = 0.05; // m
+const CAMERA_FAR = 50; // m
+// After a decode error, ask the server again for an absolute frame at most this often, ms: every
+// delta after a gap fails until the catch-up frame comes, and one request is enough.
+const RESYNC_INTERVAL_MS = 1000;
+// Errors a fresh absolute frame can cure; the others (a foreign or future stream) it cannot.
+const RESYNC_ERRORS = new Set( [ 'SequenceGapError', 'MissingKeyframeError', 'CorruptPayloadError' ] );
+// A longer gap between two rendered frames (a hidden tab) is not animated as one step, s.
+const MAX_FRAME_STEP = 0.1;
+
+const status = {
+	connectionState: 'connecting', // 'connecting' | 'open' | 'reconnecting' | 'closed'
+	wsUrl: params.wsUrl,
+	framesReceived: 0, // binary messages received
+	framesDecoded: 0, // ... of which decoded
+	framesDrawn: 0, // renders that showed a newly decoded frame
+	lastSequence: null, // sequence of the last decoded frame
+	lastError: null, // name of the last decode error (as in FORMAT.md), or null
+	resyncRequests: 0,
+	points: 0, // points drawn in the last frame shown
+	decodeMs: 0, // decode + geometry update of the last frame shown, ms
+	background: BACKGROUND_COLOUR,
+};
+
+const canvas = document.getElementById( 'view' );
+// preserveDrawingBuffer keeps the last picture readable (screenshots, the browser test's pixel
+// checks) at the cost of a copy per frame, which a 19 200-point cloud can afford.
+const renderer = new WebGLRenderer( { canvas, preserveDrawingBuffer: true } );
+renderer.setPixelRatio( Math.min( window.devicePixelRatio, 2 ) );
+renderer.setSize( window.innerWidth, window.innerHeight );
+
+const scene = new Scene();
+scene.background = new Color( BACKGROUND_COLOUR );
+if ( params.fog ) scene.fog = new Fog( BACKGROUND_COLOUR, FOG_NEAR, FOG_FAR );
+
+const camera = new PerspectiveCamera( CAMERA_FOV_DEGREES, window.innerWidth / window.innerHeight, CAMERA_NEAR, CAMERA_FAR );
+const cloud = new PointCloud();
+scene.add( cloud );
+const followCamera = new FollowCamera( camera, canvas );
+const hud = new Hud( document.body, { showStats: params.stats } );
+
+let decoder = new StreamDecoder();
+let pendingFrame = null;
+let pendingDecodeMs = 0;
+let lastResyncTime = - Infinity;
+// Assigned below; declared first because a malformed ?ws= URL reports its state from the constructor.
+let connection = null;
+
+function onMessage( data ) {
+
+	status.framesReceived ++;
+	hud.countMessage( data.byteLength );
+	const start = performance.now();
+	try {
+
+		pendingFrame = decoder.decode( data );
+		pendingDecodeMs = performance.now() - start;
+		status.framesDecoded ++;
+		status.lastSequence = pendingFrame.header.sequence;
+
+	} catch ( error ) {
+
+		status.lastError = error.name;
+		hud.showError( error );
+		if ( ! RESYNC_ERRORS.has( error.name ) ) {
+
+			console.warn( 'depthcam: frame rejected:', error );
+			return;
+
+		}
+
+		const now = performance.now();
+		if ( now - lastResyncTime >= RESYNC_INTERVAL_MS && connection !== null && connection.requestResync() ) {
+
+			lastResyncTime = now;
+			status.resyncRequests ++;
+
+		}
+
+	}
+
+}
+
+function onStateChange( state ) {
+
+	status.connectionState = state;
+	hud.setConnectionState( state, connection === null ? 0 : connection.nextAttemptTime );
+	// A new connection is a new stream: the server opens it with an absolute frame.
+	if ( state === 'open' ) decoder = new StreamDecoder();
+
+}
+
+connection = new Connection( params.wsUrl, { onMessage, onStateChange } );
+
+const motionPoint = new Vector3();
+
+function showPendingFrame() {
+
+	const { header, codes } = pendingFrame;
+	pendingFrame = null;
+	const start = performance.now();
+	cloud.update( header, codes );
+	followCamera.setCentre( cloud.centre );
+	if ( header.motion_weight > 0 ) {
+
+		cloud.unproject( header.motion_u / 65535, header.motion_v / 65535, header.motion_depth_mm, motionPoint );
+		followCamera.setMotion( motionPoint, header.motion_weight / 65535 );
+
+	}
+
+	status.points = cloud.visibleCount;
+	status.decodeMs = pendingDecodeMs + performance.now() - start;
+	hud.frameShown( header, status.decodeMs, cloud.visibleCount );
+
+}
+
+let lastTime = null;
+renderer.setAnimationLoop( ( time ) => {
+
+	const step = lastTime === null ? 0 : Math.min( ( time - lastTime ) / 1000, MAX_FRAME_STEP );
+	lastTime = time;
+	const newFrame = pendingFrame !== null;
+	if ( newFrame ) showPendingFrame();
+	followCamera.update( step );
+	hud.begin();
+	renderer.render( scene, camera );
+	hud.end();
+	if ( newFrame ) status.framesDrawn ++;
+
+} );
+
+window.addEventListener( 'resize', () => {
+
+	camera.aspect = window.innerWidth / window.innerHeight;
+	camera.updateProjectionMatrix();
+	renderer.setSize( window.innerWidth, window.innerHeight );
+
+} );
+
+const statusGetters = Object.fromEntries( Object.keys( status ).map( ( key ) => [ key, () => status[ key ] ] ) );
+// Whether the motion cue steers the camera now (not the user), and where the camera looks, metres
+// (the sensor at the origin, looking down −Z): read when asked, not copied every frame.
+statusGetters.following = () => followCamera.following;
+statusGetters.cameraTarget = () => followCamera.controls.target.toArray();
+window.depthcam = Object.freeze( Object.defineProperties( {}, Object.fromEntries(
+	Object.entries( statusGetters ).map( ( [ key, get ] ) => [ key, { get, enumerable: true } ] )
+) ) );
+
+document.getElementById( 'boot' ).remove();

@@ -1,0 +1,125 @@
+"""Who may connect: sources by one secret token, viewers by their page's Origin.
+
+A source proves it may publish by sending the token in its opening handshake as::
+
+    Authorization: Bearer <token>
+
+(an Autobahn client: ``WebSocketClientFactory(url, headers={"Authorization": f"Bearer {token}"})``).
+Nothing else is accepted: no query parameter (URLs end up in logs) and no subprotocol trick. The
+relay reads the token from ``--token-file`` or, failing that, from the ``DEPTHCAM_RELAY_TOKEN``
+environment variable; never from the command line, where other users can read it. Missing or
+malformed header: HTTP 401; wrong token: HTTP 403.
+
+Viewers need no token. When ``--allowed-origin`` is given, a viewer whose handshake carries an
+``Origin`` header that is not in the list is refused with HTTP 403, so other sites cannot embed
+the stream; a handshake without ``Origin`` (not a browser) is let through, since anyone outside a
+browser can send any Origin anyway.
+"""
+
+import hmac
+import os
+import string
+from pathlib import Path
+from urllib.parse import urlsplit
+
+TOKEN_ENV_VAR = "DEPTHCAM_RELAY_TOKEN"
+# Short enough to type, long enough not to guess (e.g. `openssl rand -hex 16` gives 32).
+MIN_TOKEN_CHARS = 16
+_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation)
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class TokenConfigError(Exception):
+    """No usable publish token was configured."""
+
+
+class AuthError(Exception):
+    """A source's handshake carries no valid token; ``http_status`` is 401 or 403."""
+
+    def __init__(self, http_status, reason):
+        super().__init__(reason)
+        self.http_status = http_status
+        self.reason = reason
+
+
+def load_token(token_file=None, environ=None):
+    """The publish token: the contents of ``token_file`` if given, else ``$DEPTHCAM_RELAY_TOKEN``.
+
+    Surrounding whitespace (a trailing newline) is stripped. Raises TokenConfigError when there is
+    none, or when it is shorter than MIN_TOKEN_CHARS or holds characters other than printable ASCII.
+    """
+    environ = os.environ if environ is None else environ
+    if token_file is not None:
+        try:
+            token = Path(token_file).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TokenConfigError(f"cannot read the token file {token_file}: {exc}") from exc
+        origin = f"token file {token_file}"
+    elif environ.get(TOKEN_ENV_VAR):
+        token = environ[TOKEN_ENV_VAR].strip()
+        origin = f"${TOKEN_ENV_VAR}"
+    else:
+        raise TokenConfigError(
+            f"no publish token: pass --token-file PATH or set {TOKEN_ENV_VAR} "
+            f"(e.g. `openssl rand -hex 16`)"
+        )
+    if len(token) < MIN_TOKEN_CHARS:
+        raise TokenConfigError(f"the token in {origin} is shorter than {MIN_TOKEN_CHARS} characters")
+    if not set(token) <= _TOKEN_CHARS:
+        raise TokenConfigError(f"the token in {origin} holds characters other than printable ASCII")
+    return token
+
+
+class BearerTokenCheck:
+    """Checks a handshake's ``Authorization`` header against the one publish token."""
+
+    SCHEME = "bearer"
+
+    def __init__(self, token):
+        self._token = token.encode("ascii")
+
+    def check(self, authorization):
+        """Return if ``authorization`` (the header's value, or None) carries the token; else raise AuthError."""
+        if not authorization:
+            raise AuthError(401, "publishing needs an Authorization: Bearer token")
+        scheme, _, given = authorization.strip().partition(" ")
+        if scheme.lower() != self.SCHEME or not given.strip():
+            raise AuthError(401, "publishing needs an Authorization: Bearer token")
+        if not hmac.compare_digest(given.strip().encode("utf-8", "replace"), self._token):
+            raise AuthError(403, "wrong publish token")
+
+
+def normalize_origin(origin):
+    """``scheme://host[:port]`` in lower case, without a default port; ``null`` stays ``null``."""
+    origin = origin.strip().lower()
+    if origin == "null":
+        return origin
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    if port is None or port == DEFAULT_PORTS.get(parts.scheme):
+        return f"{parts.scheme}://{parts.hostname}"
+    return f"{parts.scheme}://{parts.hostname}:{port}"
+
+
+class OriginPolicy:
+    """Which pages may open a viewer socket: any (no list given), or the listed Origins only."""
+
+    def __init__(self, allowed_origins=()):
+        bad = [origin for origin in allowed_origins if normalize_origin(origin) is None]
+        if bad:
+            raise ValueError(f"not an origin (scheme://host[:port]): {', '.join(bad)}")
+        self._allowed = frozenset(map(normalize_origin, allowed_origins))
+
+    def check(self, origin):
+        """Return if a handshake with this Origin header (or None) may watch; else raise AuthError(403)."""
+        if not self._allowed or origin is None:
+            return
+        if normalize_origin(origin) not in self._allowed:
+            raise AuthError(403, f"origin {origin.strip()[:100]} is not allowed to watch")

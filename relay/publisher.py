@@ -1,0 +1,110 @@
+"""PublisherProtocol: one source pushing one stream, authenticated in its handshake.
+
+The handshake needs ``Authorization: Bearer <token>`` (``auth.py``): none or a malformed one is
+refused with HTTP 401, a wrong one with 403, and a source past the stream limit with 503; a
+refused source never reaches a stream, so nothing it sends is broadcast. A second source for a
+busy stream takes it over (``registry.py``); the one it replaces is closed with 4001.
+
+Bad input from an authenticated source:
+
+- a message over ``max_message_bytes``: Autobahn closes the source with 1009;
+- a text message: closed with 1003 (a source sends binary frames only);
+- a binary message that fails ``parse_header``: dropped and counted (``frames_rejected`` in /stats),
+  logged once per connection, and the source stays connected: one damaged frame must not cut
+  every viewer off, and the stream's chain rule (``stream.py``) keeps the deltas that depended on
+  it from reaching anyone until the next keyframe.
+"""
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.types import ConnectionDeny
+from twisted.logger import Logger
+
+from depthcam.codec.errors import FrameFormatError
+from depthcam.relay.auth import AuthError
+from depthcam.relay.closecodes import RelayCloseCode, close_with
+from depthcam.relay.registry import RelayFullError
+
+SERVICE_UNAVAILABLE = 503
+
+
+class PublisherProtocol(WebSocketServerProtocol):
+    """One source connection (see the module docstring)."""
+
+    stream_name = None  # set for each connection by resources.StreamSockets
+    _stream = None  # the RelayStream, from admission in onConnect until onClose
+    _closing = False
+    _rejection_logged = False
+    _log = Logger()
+
+    def __repr__(self):
+        return f"<source {self.peer} of {self.stream_name!r}>"
+
+    def onConnect(self, request):
+        registry = self.factory.registry
+        try:
+            self.factory.token_check.check(request.headers.get("authorization"))
+        except AuthError as exc:
+            registry.sources_refused += 1
+            self._log.warn(
+                "source {peer} for {name} refused ({status}): {reason}",
+                peer=self.peer, name=self.stream_name, status=exc.http_status, reason=exc.reason,
+            )
+            raise ConnectionDeny(exc.http_status, exc.reason) from exc
+        try:
+            self._stream = registry.admit_publisher(self.stream_name)
+        except RelayFullError as exc:
+            self._log.warn("source {peer} refused: {reason}", peer=self.peer, reason=exc)
+            raise ConnectionDeny(SERVICE_UNAVAILABLE, str(exc)) from exc
+
+    def onOpen(self):
+        self._log.info("source {peer} publishing to {name}", peer=self.peer, name=self.stream_name)
+        self.factory.registry.attach_publisher(self._stream, self)
+
+    def onMessage(self, payload, isBinary):
+        stream = self._stream
+        if stream is None or stream.publisher is not self or self._closing:
+            return
+        if not isBinary:
+            self._log.warn("source {peer} sent a text message; closing it", peer=self.peer)
+            self._close(RelayCloseCode.UNSUPPORTED_DATA, "sources send binary frames only")
+            return
+        try:
+            stream.publish(payload)
+        except FrameFormatError as exc:
+            if not self._rejection_logged:
+                self._rejection_logged = True
+                self._log.warn(
+                    "source {peer}: dropping a frame that is not valid ({error}); "
+                    "later ones are counted in /stats, not logged",
+                    peer=self.peer, error=f"{type(exc).__name__}: {exc}",
+                )
+
+    def onClose(self, wasClean, code, reason):
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self.factory.registry.release_publisher(stream, self)
+        self._log.info("source {peer} left {name} ({code})", peer=self.peer, name=stream.name, code=code)
+
+    def replace(self):
+        """A newer source took the stream over: close this one with 4001."""
+        self._close(RelayCloseCode.SOURCE_REPLACED, "replaced by a newer source")
+
+    def _close(self, code, reason):
+        self._closing = True
+        close_with(self, code, reason)
+
+
+class PublisherFactory(WebSocketServerFactory):
+    """Source connections of every stream: the registry, the token check and the size limit."""
+
+    protocol = PublisherProtocol
+
+    def __init__(self, registry, token_check, max_message_bytes, reactor=None):
+        super().__init__(reactor=reactor)
+        self.registry = registry
+        self.token_check = token_check
+        self.setProtocolOptions(
+            maxMessagePayloadSize=max_message_bytes,
+            maxFramePayloadSize=max_message_bytes,
+        )

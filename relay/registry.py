@@ -1,0 +1,181 @@
+"""StreamRegistry: the relay's named streams, created on demand, bounded, one source each.
+
+Streams are created when a viewer or a source first asks for one (a viewer may wait for a source
+that has not connected yet) and forgotten when the last of them leaves. Names match
+``STREAM_NAME``; the site answers 404 for any other.
+
+Limits: at most ``max_streams`` streams, ``max_viewers`` viewers in all and
+``max_viewers_per_stream`` on one stream. A connection is counted from its handshake
+(``admit_*``) to its close (``release_*``), so a flood of handshakes cannot slip past a limit
+before any of them opens. Past a limit, ``admit_*`` raises ``RelayFullError`` (HTTP 503); the
+connections already open are not touched.
+
+Takeover, when a second source with a valid token arrives for a busy stream: **the newer source
+wins.** It becomes the stream's source as soon as its handshake completes, and the old one is
+closed with 4001 (``SOURCE_REPLACED``, reason "replaced by a newer source"); frames the old one
+still sends are ignored. A camera box that restarts must not be locked out by its own previous,
+half-dead connection, which could otherwise hold the stream until the ping timeout. The cache is
+cleared, so viewers go on from the new source's first keyframe. (Two live sources given one
+stream name take turns, each time one of them reconnects; a push client should treat 4001 as
+"someone else publishes here" and not reconnect at once.)
+"""
+
+import re
+
+from twisted.logger import Logger
+
+from depthcam.codec.errors import FrameFormatError
+from depthcam.codec.header import parse_header
+from depthcam.relay.fanout import Fanout
+from depthcam.relay.stats import RateMeter
+from depthcam.relay.stream import StreamCache, StreamFrame
+
+STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_valid_stream_name(name):
+    """Whether ``name`` (str) may name a stream."""
+    return STREAM_NAME.fullmatch(name) is not None
+
+
+class RelayFullError(Exception):
+    """A limit refuses a new viewer, source or stream (answered with HTTP 503)."""
+
+
+class RelayStream:
+    """One named stream: its source (at most one), its StreamCache and its Fanout.
+
+    ``prepare`` frames a message once for every viewer (``viewer.prepare_frame`` in the relay; the
+    identity in plain tests).
+    """
+
+    def __init__(self, name, prepare=None, clock=None, max_unsent_bytes=None,
+                 stuck_timeout_s=None, max_cached_bytes=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.name = name
+        self._prepare = prepare or (lambda message: message)
+        self.cache = StreamCache(clock, max_cached_bytes)
+        self.fanout = Fanout(self.cache, max_unsent_bytes, stuck_timeout_s, clock)
+        self.publisher = None
+        self.frames_in = RateMeter(clock)
+        self.frames_rejected = 0
+        self.deltas_dropped_broken_chain = 0
+        self.viewer_slots = 0  # viewers admitted, from handshake to close
+        self.publisher_slots = 0  # sources admitted, from handshake to close
+
+    def __repr__(self):
+        return f"<RelayStream {self.name!r}>"
+
+    @property
+    def is_unused(self):
+        return not (self.viewer_slots or self.publisher_slots)
+
+    def publish(self, message):
+        """Forward one message from the source to the viewers; True if it was forwarded.
+
+        Raises the codec's ``FrameFormatError`` (and counts it) for a message that is not a valid
+        frame. A delta that does not follow the previous frame is counted and not forwarded.
+        """
+        try:
+            header, _ = parse_header(message)
+        except FrameFormatError:
+            self.frames_rejected += 1
+            raise
+        self.frames_in.mark()
+        frame = StreamFrame.from_header(header, self._prepare(message), len(message))
+        if not self.cache.add(frame):
+            self.deltas_dropped_broken_chain += 1
+            return False
+        self.fanout.publish(frame)
+        return True
+
+
+class StreamRegistry:
+    """The relay's streams by name, with the limits and the takeover rule of the module docstring."""
+
+    MAX_STREAMS = 16
+    MAX_VIEWERS = 1000
+    MAX_VIEWERS_PER_STREAM = 200
+
+    log = Logger()
+
+    def __init__(self, make_stream=RelayStream, max_streams=None, max_viewers=None,
+                 max_viewers_per_stream=None):
+        self._make_stream = make_stream
+        self.max_streams = max_streams or self.MAX_STREAMS
+        self.max_viewers = max_viewers or self.MAX_VIEWERS
+        self.max_viewers_per_stream = max_viewers_per_stream or self.MAX_VIEWERS_PER_STREAM
+        self.streams = {}
+        self.viewer_slots = 0
+        self.viewers_refused = 0
+        self.sources_refused = 0
+
+    def admit_viewer(self, name):
+        """Count a viewer's handshake for stream ``name`` and return the stream, or raise RelayFullError."""
+        if self.viewer_slots >= self.max_viewers:
+            self.viewers_refused += 1
+            raise RelayFullError(f"relay full: {self.max_viewers} viewers")
+        stream = self.streams.get(name)
+        if stream is not None and stream.viewer_slots >= self.max_viewers_per_stream:
+            self.viewers_refused += 1
+            raise RelayFullError(f"stream full: {self.max_viewers_per_stream} viewers")
+        try:
+            stream = self._stream(name)
+        except RelayFullError:
+            self.viewers_refused += 1
+            raise
+        stream.viewer_slots += 1
+        self.viewer_slots += 1
+        return stream
+
+    def release_viewer(self, stream):
+        """Uncount a viewer admitted to ``stream`` (its connection closed)."""
+        stream.viewer_slots -= 1
+        self.viewer_slots -= 1
+        self._forget_if_unused(stream)
+
+    def admit_publisher(self, name):
+        """Count an authenticated source's handshake for ``name`` and return the stream."""
+        try:
+            stream = self._stream(name)
+        except RelayFullError:
+            self.sources_refused += 1
+            raise
+        stream.publisher_slots += 1
+        return stream
+
+    def attach_publisher(self, stream, publisher):
+        """Make ``publisher`` the stream's source; an older one is replaced (``publisher.replace()``)."""
+        previous, stream.publisher = stream.publisher, publisher
+        stream.cache.reset()
+        if previous is not None:
+            self.log.info("stream {name}: a newer source takes over", name=stream.name)
+            previous.replace()
+
+    def release_publisher(self, stream, publisher):
+        """Uncount a source admitted to ``stream``; if it was the stream's source, the stream has none."""
+        stream.publisher_slots -= 1
+        if stream.publisher is publisher:
+            stream.publisher = None
+            stream.cache.reset()
+        self._forget_if_unused(stream)
+
+    def connections(self):
+        """Every open source and viewer (to close them when the relay stops)."""
+        for stream in list(self.streams.values()):
+            if stream.publisher is not None:
+                yield stream.publisher
+            yield from stream.fanout.viewers()
+
+    def _stream(self, name):
+        stream = self.streams.get(name)
+        if stream is None:
+            if len(self.streams) >= self.max_streams:
+                raise RelayFullError(f"relay full: {self.max_streams} streams")
+            stream = self.streams[name] = self._make_stream(name)
+        return stream
+
+    def _forget_if_unused(self, stream):
+        if stream.is_unused and self.streams.get(stream.name) is stream:
+            del self.streams[stream.name]

@@ -1,0 +1,117 @@
+"""What ``GET /stats`` reports: per-stream counters and rates, and their totals, as JSON.
+
+The document::
+
+    {
+      "streams": {
+        "<name>": {
+          "source_connected": true,
+          "frames_in_per_s": 30.0,            # frames accepted from the source, last RATE_WINDOW_S
+          "viewers": 3,                       # open viewer connections
+          "bytes_out_per_s": 250000.0,        # frame bytes written to viewers, last RATE_WINDOW_S
+          "frames_dropped_slow_viewers": 0,   # frames a viewer missed while over its budget
+          "viewers_closed_stuck": 0,          # viewers dropped after STUCK_TIMEOUT_S with a full buffer
+          "frames_rejected": 0,               # source messages that failed the header check
+          "deltas_dropped_broken_chain": 0,   # deltas that did not follow the previous frame
+          "last_keyframe_age_s": 0.4          # null before the first keyframe
+        }
+      },
+      "totals": {"streams": 1, "sources": 1, "viewers": 3, "frames_in_per_s": 30.0, ...,
+                 "viewers_refused": 0, "sources_refused": 0}
+    }
+
+Counters cover a stream's life on this relay; a stream is forgotten once it has no source and no
+viewers.
+"""
+
+import collections
+import json
+
+from twisted.web.resource import Resource
+
+# Rates are averaged over this many seconds.
+RATE_WINDOW_S = 5.0
+
+
+class RateMeter:
+    """Events (or amounts) per second over the last ``window_s`` seconds of ``clock`` time."""
+
+    def __init__(self, clock=None, window_s=RATE_WINDOW_S):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self._clock = clock
+        self.window_s = window_s
+        self._started = clock.seconds()
+        self._marks = collections.deque()  # (time, amount)
+        self._sum = 0
+        self.total = 0
+
+    def mark(self, amount=1):
+        """Count ``amount`` now."""
+        now = self._clock.seconds()
+        self._marks.append((now, amount))
+        self._sum += amount
+        self.total += amount
+        self._expire(now)
+
+    def per_second(self):
+        """The rate over the window (over the meter's life while that is shorter, at least 1 s)."""
+        now = self._clock.seconds()
+        self._expire(now)
+        span = max(1.0, min(self.window_s, now - self._started))
+        return self._sum / span
+
+    def _expire(self, now):
+        horizon = now - self.window_s
+        while self._marks and self._marks[0][0] <= horizon:
+            self._sum -= self._marks.popleft()[1]
+
+
+def stream_stats(stream, now):
+    """The /stats entry of one RelayStream at clock time ``now``."""
+    keyframe_at = stream.cache.last_keyframe_at
+    return {
+        "source_connected": stream.publisher is not None,
+        "frames_in_per_s": round(stream.frames_in.per_second(), 2),
+        "viewers": len(stream.fanout),
+        "bytes_out_per_s": round(stream.fanout.bytes_out.per_second(), 1),
+        "frames_dropped_slow_viewers": stream.fanout.frames_dropped,
+        "viewers_closed_stuck": stream.fanout.viewers_closed_stuck,
+        "frames_rejected": stream.frames_rejected,
+        "deltas_dropped_broken_chain": stream.deltas_dropped_broken_chain,
+        "last_keyframe_age_s": None if keyframe_at is None else round(now - keyframe_at, 3),
+    }
+
+
+def stats_document(registry, now):
+    """The whole /stats document for a StreamRegistry at clock time ``now``."""
+    streams = {name: stream_stats(stream, now) for name, stream in sorted(registry.streams.items())}
+    summed = (
+        "frames_in_per_s", "viewers", "bytes_out_per_s", "frames_dropped_slow_viewers",
+        "viewers_closed_stuck", "frames_rejected", "deltas_dropped_broken_chain",
+    )
+    totals = {"streams": len(streams), "sources": sum(s["source_connected"] for s in streams.values())}
+    for key in summed:
+        totals[key] = round(sum(s[key] for s in streams.values()), 2)
+    totals["viewers_refused"] = registry.viewers_refused
+    totals["sources_refused"] = registry.sources_refused
+    return {"streams": streams, "totals": totals}
+
+
+class StatsResource(Resource):
+    """``GET /stats``: the stats document as JSON, never cached."""
+
+    isLeaf = True
+
+    def __init__(self, registry, clock=None):
+        super().__init__()
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self._registry = registry
+        self._clock = clock
+
+    def render_GET(self, request):
+        request.setHeader(b"content-type", b"application/json")
+        request.setHeader(b"cache-control", b"no-store")
+        document = stats_document(self._registry, self._clock.seconds())
+        return json.dumps(document, indent=2).encode("utf-8") + b"\n"

@@ -1,0 +1,101 @@
+"""FramePump: a LoopingCall that takes frames from a source, encodes each once, and sends it on.
+
+A sink is anything with ``send_frame(message: bytes)``: the direct viewers' fanout today, a push
+to a relay later. The pump knows nothing of their transports.
+"""
+
+from twisted.internet import defer, task
+from twisted.logger import Logger, LogLevel
+
+
+class FramePump:
+    """Every 1/fps seconds: ``source.next_frame()`` → ``encoder.encode()`` → ``sink.send_frame()``.
+
+    When ``next_frame`` returns a Deferred, the LoopingCall waits for it before the next tick, so a
+    slow device slows the pump (missed ticks are skipped, never queued). A source, encoder or
+    sink that fails costs that frame (or that sink's copy of it) only; each is logged once when it
+    starts failing and once when it recovers, however many frames fail in between.
+
+    ``clock`` is the reactor by default; tests pass ``task.Clock()``.
+    """
+
+    log = Logger()
+
+    def __init__(self, source, encoder, sinks=(), fps=None, clock=None):
+        self.source = source
+        self.encoder = encoder
+        self.sinks = list(sinks)
+        self.fps = fps if fps is not None else source.nominal_fps
+        if not self.fps or self.fps <= 0:
+            raise ValueError(f"the pump needs a positive rate, got {self.fps!r} frames/s")
+        self.frames_sent = 0
+        self._loop = task.LoopingCall(self.pump_once)
+        if clock is not None:
+            self._loop.clock = clock
+        self._failing = set()  # what is failing now: "source", "encoder" or a sink
+
+    @property
+    def running(self):
+        return self._loop.running
+
+    def add_sink(self, sink):
+        """Send every later frame to ``sink`` too."""
+        self.sinks.append(sink)
+
+    def remove_sink(self, sink):
+        """Stop sending frames to ``sink``."""
+        self.sinks.remove(sink)
+        self._failing.discard(sink)
+
+    def start(self):
+        """Start pumping, the first frame now; the Deferred fires when ``stop`` is called."""
+        return self._loop.start(1.0 / self.fps, now=True)
+
+    def stop(self):
+        """Stop pumping (the frame being read, if any, is still delivered)."""
+        if self._loop.running:
+            self._loop.stop()
+
+    def pump_once(self):
+        """Read, encode and send one frame; the Deferred fires with the message, or None if none."""
+        reading = defer.maybeDeferred(self.source.next_frame)
+        reading.addCallbacks(self._deliver, self._failed, errbackArgs=("source",))
+        return reading
+
+    def _deliver(self, frame):
+        self._recovered("source")
+        if frame is None:
+            return None
+        try:
+            message = self.encoder.encode(frame)
+        except Exception:
+            self._failed(None, "encoder")
+            return None
+        self._recovered("encoder")
+        for sink in list(self.sinks):
+            try:
+                sink.send_frame(message)
+            except Exception:
+                self._failed(None, sink)
+            else:
+                self._recovered(sink)
+        self.frames_sent += 1
+        return message
+
+    def _failed(self, failure, culprit):
+        """Log the first of a run of failures of ``culprit``, with its traceback; swallow the rest.
+
+        Swallowing matters: a failure that reached the LoopingCall would stop it.
+        """
+        if culprit not in self._failing:
+            self._failing.add(culprit)
+            self.log.failure(
+                "frame pump: {culprit!r} failed; skipping its frames until it recovers",
+                failure, LogLevel.error, culprit=culprit,
+            )
+        return None
+
+    def _recovered(self, culprit):
+        if culprit in self._failing:
+            self._failing.discard(culprit)
+            self.log.info("frame pump: {culprit!r} recovered", culprit=culprit)

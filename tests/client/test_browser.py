@@ -1,0 +1,138 @@
+"""The viewer in a real browser: Debian's Chromium, headless, WebGL through SwiftShader.
+
+A live source runs as a real process; Playwright opens its page and the test reads the canvas.
+"""
+
+import base64
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--ignore-gpu-blocklist", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+STARTUP_TIMEOUT_S = 30
+URL_LINE = re.compile(r"open (http://\S+?:(\d+)/)")
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() or not (CLIENT_DIR / "node_modules").is_dir(),
+    reason="needs Debian's chromium and client/node_modules (make test installs both)",
+)
+
+
+def start_source(*extra_args):
+    """Start `python -m depthcam.source` on a free port; return (process, page URL)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "depthcam.source", "serve", "--port", "0", *extra_args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if match := URL_LINE.search(line):
+            return process, match.group(1)
+    process.kill()
+    raise AssertionError("source did not print its URL:\n" + "".join(seen))
+
+
+@pytest.fixture(scope="module")
+def source():
+    process, url = start_source()
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def canvas_pixels(page):
+    """The rendered canvas as an RGB array (from the page's own drawing buffer)."""
+    from PIL import Image
+
+    data_url = page.evaluate("document.querySelector('canvas').toDataURL('image/png')")
+    png = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int16)
+
+
+def cloud_share(pixels):
+    """Share of pixels that differ from the background colour (the most common one)."""
+    flat = pixels.reshape(-1, 3)
+    colours, counts = np.unique(flat, axis=0, return_counts=True)
+    background = colours[counts.argmax()]
+    return float((np.abs(flat - background).sum(axis=1) > 30).mean())
+
+
+def wait_for_frames(page, count, timeout_ms=30000):
+    page.wait_for_function(
+        f"window.depthcam && window.depthcam.framesDrawn >= {count}", timeout=timeout_ms
+    )
+
+
+def open_viewer(browser, url):
+    page = browser.new_page(viewport={"width": 800, "height": 600})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    return page, errors
+
+
+def test_page_draws_a_moving_cloud(browser, source):
+    """The page served by a live source decodes frames and draws a cloud that changes over time."""
+    page, errors = open_viewer(browser, source)
+    wait_for_frames(page, 10)
+    first = canvas_pixels(page)
+    assert cloud_share(first) > 0.02, "the canvas shows only background"
+    decoded = page.evaluate("window.depthcam.framesDrawn")
+    wait_for_frames(page, decoded + 20)
+    second = canvas_pixels(page)
+    changed = float((np.abs(second - first).sum(axis=2) > 30).mean())
+    assert changed > 0.002, "the picture did not change between two moments"
+    status = page.evaluate("window.depthcam")
+    assert status["connectionState"] == "open"
+    assert status["points"] > 1000
+    assert not errors, errors
+    page.close()
+
+
+def test_ws_parameter_picks_the_server(browser, source):
+    """?ws= points a page served from elsewhere (a plain static server) at the source's WebSocket."""
+    static = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(CLIENT_DIR)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        static_port = re.search(r"port (\d+)", static.stdout.readline()).group(1)
+        ws_url = source.replace("http://", "ws://") + "ws"
+        page, errors = open_viewer(browser, f"http://127.0.0.1:{static_port}/?ws={quote(ws_url, safe='')}")
+        wait_for_frames(page, 5)
+        assert page.evaluate("window.depthcam.wsUrl") == ws_url
+        assert cloud_share(canvas_pixels(page)) > 0.02
+        assert not errors, errors
+        page.close()
+    finally:
+        static.terminate()
+        static.wait(timeout=10)

@@ -1,0 +1,1 @@
+"""Tests of relay/: plain policy classes under task.Clock, protocols over loopback sockets."""

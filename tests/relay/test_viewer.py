@@ -1,0 +1,211 @@
+"""relay/viewer.py over real loopback WebSockets: fan-out, late joiners, slow viewers, bad input."""
+
+import json
+
+import numpy as np
+import pytest_twisted
+from twisted.internet import defer
+
+from depthcam.codec.control import CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA
+from depthcam.relay.fanout import ViewerState
+from tests.relay.clients import RecordingViewer
+from tests.relay.conftest import KEYFRAME_INTERVAL, TOKEN
+
+
+def assert_decoded_correctly(viewer, stream):
+    """Every frame ``viewer`` got decoded, to exactly the codes of that sequence at the source."""
+    assert viewer.errors == []
+    for frame in viewer.frames:
+        np.testing.assert_array_equal(frame.codes, stream.codes[frame.header.sequence])
+
+
+async def publish(source, viewers, messages, already=0):
+    """Send ``messages`` and wait until every viewer has ``already + len(messages)`` frames."""
+    for message in messages:
+        source.send_frame(message)
+    await defer.gatherResults(
+        [viewer.wait_for_frames(already + len(messages)) for viewer in viewers]
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_three_viewers_get_every_frame_in_order(start_relay, scene_stream):
+    """One source and three viewers: each viewer decodes every frame, in order, exactly."""
+    relay = start_relay()
+    viewers = [await relay.clients.viewer() for _ in range(3)]
+    source = await relay.clients.source(token=TOKEN)
+    count = 2 * KEYFRAME_INTERVAL + 5
+    await publish(source, viewers, scene_stream.first(count))
+    for viewer in viewers:
+        assert viewer.sequences == list(range(count))
+        assert_decoded_correctly(viewer, scene_stream)
+
+
+@pytest_twisted.ensureDeferred
+async def test_late_joiner_decodes_at_once_from_the_cache(start_relay, scene_stream):
+    """A viewer joining between keyframes gets the cached keyframe and deltas before any new frame."""
+    relay = start_relay()
+    first = await relay.clients.viewer()
+    source = await relay.clients.source(token=TOKEN)
+    count = KEYFRAME_INTERVAL + 4
+    await publish(source, [first], scene_stream.first(count))
+
+    late = await relay.clients.viewer()
+    cached = count - KEYFRAME_INTERVAL
+    await late.wait_for_frames(cached)
+    assert late.sequences == list(range(KEYFRAME_INTERVAL, count))
+    assert late.frames[0].header.is_keyframe
+    assert_decoded_correctly(late, scene_stream)
+
+    source.send_frame(scene_stream[count])
+    await late.wait_for_frames(cached + 1)
+    assert late.sequences[-1] == count
+
+
+@pytest_twisted.ensureDeferred
+async def test_default_stream_is_served_at_ws(start_relay, scene_stream):
+    """``/ws`` watches the default stream, so the client's default address works."""
+    relay = start_relay(default_stream="kitchen")
+    viewer = await relay.clients.connect(RecordingViewer, "/ws")
+    source = await relay.clients.source("kitchen", token=TOKEN)
+    await publish(source, [viewer], scene_stream.first(3))
+    assert viewer.sequences == [0, 1, 2]
+
+
+@pytest_twisted.ensureDeferred
+async def test_slow_viewer_costs_the_others_nothing_and_resumes_at_a_keyframe(
+    start_relay, noise_stream
+):
+    """A viewer that stops reading is skipped, the others get every frame, and it resumes cleanly."""
+    relay = start_relay(max_unsent_bytes=32 * 1024, viewer_socket_buffer_bytes=64 * 1024)
+    fast = [await relay.clients.viewer() for _ in range(2)]
+    slow = await relay.clients.viewer()
+    slow.transport.pauseProducing()  # it stops reading its socket
+    source = await relay.clients.source(token=TOKEN)
+    fanout = relay.stream().fanout
+    slow_on_relay = fanout.viewers()[2]
+
+    sent = 0
+    while fanout.frames_dropped == 0:
+        assert sent < 1000, "the slow viewer was never skipped"
+        await publish(source, fast, [noise_stream[sent]], already=sent)
+        sent += 1
+    first_dropped = sent - 1
+    assert fanout.state_of(slow_on_relay) is ViewerState.BEHIND
+    # Let keyframes go by while it is behind.
+    for _ in range(2 * KEYFRAME_INTERVAL):
+        await publish(source, fast, [noise_stream[sent]], already=sent)
+        sent += 1
+
+    resumed_at = sent
+    slow.transport.resumeProducing()
+    await slow.wait_for(lambda viewer: sent - 1 in viewer.sequences)
+    assert fanout.state_of(slow_on_relay) is ViewerState.LIVE
+    for _ in range(3):
+        await publish(source, fast, [noise_stream[sent]], already=sent)
+        await slow.wait_for(lambda viewer, sequence=sent: sequence in viewer.sequences)
+        sent += 1
+
+    for viewer in fast:
+        assert viewer.sequences == list(range(sent))
+    assert_decoded_correctly(slow, noise_stream)
+    # Everything before the first dropped frame, then a keyframe, then every frame up to now.
+    assert slow.sequences[:first_dropped] == list(range(first_dropped))
+    resumed = slow.frames[first_dropped].header
+    assert resumed.is_keyframe and resumed.sequence >= first_dropped
+    assert slow.sequences[first_dropped:] == list(range(resumed.sequence, sent))
+    # Only the slow viewer missed frames.
+    assert fanout.frames_dropped == resumed_at - first_dropped
+
+
+@pytest_twisted.ensureDeferred
+async def test_resync_sends_the_cached_keyframe_and_deltas(start_relay, scene_stream):
+    """A viewer's resync message is answered with the cached keyframe, then the deltas since."""
+    relay = start_relay()
+    viewer = await relay.clients.viewer()
+    source = await relay.clients.source(token=TOKEN)
+    count = KEYFRAME_INTERVAL + 3
+    await publish(source, [viewer], scene_stream.first(count))
+    viewer.sendMessage(json.dumps({"type": "resync"}).encode(), isBinary=False)
+    await viewer.wait_for_frames(count + 3)
+    assert viewer.sequences[count:] == [KEYFRAME_INTERVAL, KEYFRAME_INTERVAL + 1, KEYFRAME_INTERVAL + 2]
+    assert viewer.frames[count].header.is_keyframe
+    assert_decoded_correctly(viewer, scene_stream)
+
+
+BAD_VIEWER_MESSAGES = [
+    # (payload, is_binary, close code the viewer gets)
+    (b"\x00\x01binary", True, CLOSE_UNSUPPORTED_DATA),
+    (b'{"type": "play"}', False, CLOSE_POLICY_VIOLATION),
+    (b"not json", False, CLOSE_POLICY_VIOLATION),
+    (b'{"type": "resync", "pad": "' + b"x" * 300 + b'"}', False, CLOSE_POLICY_VIOLATION),
+    (b"x" * 5000, False, 1009),  # over MAX_VIEWER_MESSAGE_BYTES: Autobahn's own limit
+]
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_viewer_input_closes_only_that_viewer(start_relay, scene_stream):
+    """Each message a viewer may not send closes it with its documented code; the others go on."""
+    relay = start_relay()
+    good = await relay.clients.viewer()
+    source = await relay.clients.source(token=TOKEN)
+    sent = 0
+    for payload, is_binary, code in BAD_VIEWER_MESSAGES:
+        bad = await relay.clients.viewer()
+        bad.sendMessage(payload, isBinary=is_binary)
+        await bad.closed_d
+        assert bad.close_code == code, payload[:30]
+        await publish(source, [good], [scene_stream[sent]], already=sent)
+        sent += 1
+    assert good.sequences == list(range(sent))
+    assert len(relay.stream().fanout) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_connection_flood_over_the_limits_is_refused_with_503(start_relay, scene_stream):
+    """Handshakes past the per-stream or total viewer limit get 503; open viewers keep receiving."""
+    relay = start_relay(max_viewers_per_stream=2, max_viewers=3)
+    viewers = [await relay.clients.viewer() for _ in range(2)]
+    source = await relay.clients.source(token=TOKEN)
+    await publish(source, viewers, scene_stream.first(2))
+
+    flood = [relay.clients.handshake_status("/view/s") for _ in range(20)]
+    assert set(await defer.gatherResults(flood)) == {503}
+    other = await relay.clients.viewer("other")
+    assert await relay.clients.handshake_status("/view/third") == 503  # total limit
+    await publish(source, viewers, scene_stream.first(4)[2:], already=2)
+    for viewer in viewers:
+        assert viewer.sequences == [0, 1, 2, 3]
+    assert not other.closed
+    assert relay.registry.viewers_refused == 21
+
+
+@pytest_twisted.ensureDeferred
+async def test_stream_limit_refuses_new_stream_names(start_relay):
+    """Viewers may create streams on demand, but only up to max_streams (then 503)."""
+    relay = start_relay(max_streams=2)
+    await relay.clients.viewer("a")
+    await relay.clients.viewer("b")
+    assert await relay.clients.handshake_status("/view/c") == 503
+    assert await relay.clients.handshake_status("/view/a") == 101
+
+
+@pytest_twisted.ensureDeferred
+async def test_invalid_stream_names_are_not_found(start_relay):
+    """Viewer and source paths whose name is not [A-Za-z0-9_-]{1,64} answer 404."""
+    relay = start_relay()
+    for path in ("/view/bad.name", "/view/" + "x" * 65, "/view/a/b", "/view/", "/view",
+                 "/source/%2e%2e", "/source/a%20b"):
+        assert await relay.clients.handshake_status(path) == 404, path
+    assert relay.registry.streams == {}
+
+
+@pytest_twisted.ensureDeferred
+async def test_origins_outside_the_allowed_list_are_refused(start_relay):
+    """With --allowed-origin, other pages' handshakes get 403; listed origins and non-browsers pass."""
+    relay = start_relay(allowed_origins=("https://depth.example.org",))
+    status = relay.clients.handshake_status
+    assert await status("/view/s", [("Origin", "https://evil.example.com")]) == 403
+    assert await status("/view/s", [("Origin", "https://depth.example.org:443")]) == 101
+    assert await status("/view/s", [("Origin", "HTTPS://Depth.Example.org")]) == 101
+    assert await status("/view/s") == 101
