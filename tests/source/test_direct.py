@@ -16,7 +16,7 @@ from depthcam.codec.header import parse_header
 from depthcam.source.direct import ViewerFactory, ViewerFanout, build_site, unsent_bytes
 from depthcam.source.pump import FramePump
 from depthcam.source.scene import SceneSource
-from tests.source.conftest import within
+from tests.source.viewers import within
 
 FPS = 20
 # Long enough that no keyframe falls inside a test: a late joiner must be caught up.

@@ -23,7 +23,7 @@ from depthcam.source.__main__ import (
     parse_config,
     serve,
 )
-from tests.source.conftest import within
+from tests.source.viewers import within
 
 FLAGS = (
     "--host", "--port", "--fps", "--keyframe-interval", "--near-mm", "--far-mm", "--reduction",
