@@ -38,10 +38,12 @@ NEAR_BAND_MM = 2000  # the quantization table splits its error at this depth
 
 def scene_frames(count=SCENE_FRAMES):
     """The built-in scene's first ``count`` frames at 30 Hz."""
+    from depthcam.codec import DepthFrame, DepthUnits
     from depthcam.source.scene import SyntheticScene
 
     scene = SyntheticScene()
-    return [scene.frame_at(index / FPS) for index in range(count)]
+    return [DepthFrame(scene.render(index / FPS), DepthUnits.RAW_DISPARITY, index / FPS)
+            for index in range(count)]
 
 
 def table(title, header, rows):
