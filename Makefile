@@ -11,11 +11,13 @@ RUNTIME_STAMP := $(VENV)/.depthcam-runtime
 DEV_STAMP := $(VENV)/.depthcam-dev
 CLIENT_STAMP := client/node_modules/.depthcam-installed
 
-.PHONY: help setup source-direct relay bench-relay test test-js test-py chromium bench vectors clean
+.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium bench vectors clean
 
 help:
 	@echo "make source-direct   run the source with the built-in scene on http://localhost:$(PORT)/"
 	@echo "make test            install what the tests need, then run them all"
+	@echo "make source-push     push the built-in scene to a relay: make source-push RELAY=ws://HOST:9000/source/NAME"
+	@echo "                     (token in relay-token.txt or DEPTHCAM_RELAY_TOKEN)"
 	@echo "make relay           run the relay on 0.0.0.0:$(PORT) (token in relay-token.txt or DEPTHCAM_RELAY_TOKEN)"
 	@echo "make bench-relay     relay load benchmark against a node.js ws relay"
 	@echo "make bench           codec benchmark table (make bench ARGS='DIR ...' for other recordings)"
@@ -37,14 +39,20 @@ $(CLIENT_STAMP): client/package.json client/package-lock.json
 
 setup: $(RUNTIME_STAMP) $(CLIENT_STAMP)
 
+# DEVICE: scene, kinect[:INDEX], file:PATH, fakenect:DIR or png:DIR; recordings loop.
 source-direct: setup
-	$(PY) -m depthcam.source serve --port $(PORT) --device $(DEVICE)
+	$(PY) -m depthcam.source serve --port $(PORT) --device $(DEVICE) --loop
 
 # The token comes from a file or DEPTHCAM_RELAY_TOKEN, never from the command line.
 TOKEN_FILE ?= relay-token.txt
 RELAY_HOST ?= 0.0.0.0
 relay: setup
 	$(PY) -m depthcam.relay --host $(RELAY_HOST) --port $(PORT) $(if $(DEPTHCAM_RELAY_TOKEN),,--token-file $(TOKEN_FILE))
+
+# Push mode: RELAY is the relay's ws://HOST:PORT/source/NAME (ws://HOST:PORT: the default stream).
+RELAY ?= ws://localhost:$(PORT)/source/default
+source-push: $(RUNTIME_STAMP)
+	$(PY) -m depthcam.source push $(RELAY) --device $(DEVICE) $(if $(DEPTHCAM_RELAY_TOKEN),,--token-file $(TOKEN_FILE))
 
 bench-relay: $(RUNTIME_STAMP) bench/node_modules/.depthcam-installed
 	$(PY) bench/relay.py $(ARGS)

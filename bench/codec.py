@@ -1,17 +1,22 @@
-"""Benchmark of the classic profile: bytes, KB/s and speed on the built-in scene and real recordings.
+"""Benchmark of the codec's profiles and reference coders: bytes, KB/s, speed and error per recording.
 
     python bench/codec.py [DIR ...]       (or: make bench ARGS='DIR ...')
 
 Without arguments it measures the built-in scene and every recording in ../shared/data/;
 DIR may be a fakenect dump folder (d-*.pgm) or a folder of 16-bit depth PNGs (mm).
-Each table compares, in the same run, the classic profile (LZMA), the same code stream with
-zlib and bz2 in LZMA's place, and the 2012 wire (--wire legacy). Further tables justify the
-classic profile's choices: block reduction, quantization mapping and the temporal median.
-Times are per frame on one core, medians of the run; compare ratios, not seconds.
+The first table compares every profile (classic, lossless, fine) with reference coders on the
+same 640 x 480 frames (zlib, bz2, LZMA, zstd levels, 16-bit PNG, RVL): bytes per frame, ratio to
+the raw 16-bit frame, KB/s, encode and decode ms, and for lossy rows the depth error against the
+source. The next compares the classic profile (LZMA) with the same code stream under zlib and bz2,
+and the 2012 wire (--wire legacy). Further tables justify the classic profile's choices: block
+reduction, quantization mapping and the temporal median. Times are per frame on one core, medians
+of the run; compare ratios, not seconds. Browser decode times: bench/browser_decode.py.
 """
 
 import argparse
 import bz2
+import io
+import lzma
 import statistics
 import sys
 import time
@@ -19,8 +24,12 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import zstandard
+from PIL import Image
 
+import rvl
 from depthcam.codec import ClassicEncoder, LegacyEncoder, StreamDecoder
+from depthcam.codec.profiles import make_encoder
 from depthcam.codec.classic import apply_delta, encode_delta
 from depthcam.codec.header import parse_header
 from depthcam.codec.legacy import decode_legacy
@@ -34,6 +43,9 @@ SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FPS = 30
 SCENE_FRAMES = 180
 NEAR_BAND_MM = 2000  # the quantization table splits its error at this depth
+RAW_FRAME_BYTES = 640 * 480 * 2
+# Reference coders run on every Nth frame: LZMA takes ~0.3 s a full frame.
+REFERENCE_STRIDE = 6
 
 
 def scene_frames(count=SCENE_FRAMES):
@@ -129,6 +141,94 @@ def classic_rows(frames):
     rows.append(["2012 wire (legacy)", *byte_columns([len(m) for m in legacy_messages],
                                                      [m[0] == 1 for m in legacy_messages]),
                  ms(legacy_encode_s), ms(legacy_decode_s)])
+    return rows
+
+
+def _error_columns(frames, decoded_mm):
+    """Mean and p99 |decoded − source| in mm over pixels with a reading in both, each decoded
+    pixel standing for the source block it came from."""
+    errors = []
+    for frame, depth in zip(frames, decoded_mm):
+        source = to_millimetres(frame).astype(np.int64)
+        scale = source.shape[0] // depth.shape[0]
+        upsampled = np.repeat(np.repeat(depth.astype(np.int64), scale, axis=0), scale, axis=1)
+        both = (source > 0) & (upsampled > 0)
+        errors.append(np.abs(upsampled - source)[both])
+    error = np.concatenate(errors)
+    return [f"{error.mean():.1f}", f"{np.percentile(error, 99):.0f}"]
+
+
+def _size_columns(sizes, encode_s, decode_s):
+    mean = float(np.mean(sizes))
+    return [f"{mean:,.0f}", f"{RAW_FRAME_BYTES / mean:.1f}", f"{mean * FPS / 1000:,.0f}", ms(encode_s), ms(decode_s)]
+
+
+def profile_row(name, frames, **options):
+    """One profile's row: every frame through its encoder and a StreamDecoder."""
+    encoder = make_encoder(name, keyframe_interval=2 * FPS, **options)
+    decoder = StreamDecoder()
+    sizes, encode_s, decode_s, decoded_mm, exact = [], [], [], [], True
+    for frame in frames:
+        message, seconds = timed(encoder.encode, frame)
+        encode_s.append(seconds)
+        decoded, seconds = timed(decoder.decode, message)
+        decode_s.append(seconds)
+        sizes.append(len(message))
+        decoded_mm.append(decoded.depth_mm)
+        exact = exact and decoded.codes.shape == frame.depth.shape and np.array_equal(decoded.codes, frame.depth)
+    error = ["0 (exact)", "0"] if exact else _error_columns(frames, decoded_mm)
+    label = {"classic": "classic 160×120 (profile 1)", "lossless": "**lossless** 640×480 (profiles 2/3)",
+             "fine": f"fine 320×240 ±{encoder.error_mm if name == 'fine' else ''} mm (profile 4)"}[name]
+    return [label, *_size_columns(sizes, encode_s, decode_s), *error]
+
+
+def _rvl_compress(values, units_raw):
+    # RVL takes 0 as "no reading"; raw disparity says 2047, so shift by one (mod 2048) first.
+    return rvl.compress(((values.astype(np.int32) + 1) & 2047).astype(np.uint16) if units_raw else values)
+
+
+def _rvl_decompress(data, units_raw):
+    values = rvl.decompress(data, (480, 640))
+    return ((values.astype(np.int32) - 1) & 2047).astype(np.uint16) if units_raw else values
+
+
+def _png_compress(values):
+    out = io.BytesIO()
+    Image.fromarray(values).save(out, format="PNG")  # uint16 → mode I;16
+    return out.getvalue()
+
+
+def _png_decompress(data):
+    return np.asarray(Image.open(io.BytesIO(data)), np.uint16)
+
+
+def reference_rows(frames):
+    """Lossless reference coders on the raw 16-bit frames (every REFERENCE_STRIDE-th frame)."""
+    sample = frames[::REFERENCE_STRIDE]
+    units_raw = sample[0].units.value == "raw"
+    as_bytes = lambda values: values.astype("<u2").tobytes()  # noqa: E731
+    from_bytes = lambda data: np.frombuffer(data, "<u2").reshape(480, 640)  # noqa: E731
+    coders = [
+        ("zlib -6", lambda v: zlib.compress(as_bytes(v), 6), lambda d: from_bytes(zlib.decompress(d))),
+        ("bz2 -9", lambda v: bz2.compress(as_bytes(v), 9), lambda d: from_bytes(bz2.decompress(d))),
+        ("LZMA -6 (.xz)", lambda v: lzma.compress(as_bytes(v), preset=6), lambda d: from_bytes(lzma.decompress(d))),
+        *[(f"zstd -{level}", (lambda level: lambda v: zstandard.ZstdCompressor(level=level).compress(as_bytes(v)))(level),
+           lambda d: from_bytes(zstandard.ZstdDecompressor().decompress(d))) for level in (1, 3, 9, 19)],
+        ("PNG 16-bit (Pillow)", _png_compress, _png_decompress),
+        ("RVL (Wilson 2017)", lambda v: _rvl_compress(v, units_raw), lambda d: _rvl_decompress(d, units_raw)),
+    ]
+    rows = []
+    for name, compress, decompress in coders:
+        sizes, encode_s, decode_s = [], [], []
+        for frame in sample:
+            payload, seconds = timed(compress, frame.depth)
+            encode_s.append(seconds)
+            restored, seconds = timed(decompress, payload)
+            decode_s.append(seconds)
+            if not np.array_equal(restored, frame.depth):
+                raise AssertionError(f"{name} does not round-trip")
+            sizes.append(len(payload))
+        rows.append([name, *_size_columns(sizes, encode_s, decode_s), "0 (exact)", "0"])
     return rows
 
 
@@ -264,7 +364,12 @@ def main(argv=None):
     parser.add_argument("folders", nargs="*", help="recording folders (default: the scene and ../shared/data/*)")
     args = parser.parse_args(argv)
     for name, frames in streams(args.folders):
-        print(f"\n## {name} ({len(frames)} frames, 640x480 → 160x120)")
+        print(f"\n## {name} ({len(frames)} frames, 640x480; raw 16-bit {RAW_FRAME_BYTES:,} B/frame)")
+        table(f"profiles and reference coders (references on every {REFERENCE_STRIDE}th frame)",
+              ["coder", "mean B/frame", "ratio to raw", "KB/s @30fps", "encode ms", "decode ms",
+               "mean error mm", "p99 error mm"],
+              [profile_row("classic", frames), profile_row("lossless", frames), profile_row("fine", frames),
+               *reference_rows(frames)])
         table("bytes per frame and speed", ["stream", "keyframe B", "delta B", "mean B",
                                              "KB/s @30fps", "encode ms", "decode ms"], classic_rows(frames))
         table("block reduction", ["reduction", "mean B", "no reading", "mean |Δcode|/frame",

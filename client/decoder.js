@@ -15,11 +15,14 @@ import {
 	initModule,
 } from 'node-liblzma/wasm';
 
+import { decodeFinePayload } from './finePayload.js';
+import { decodeLosslessPayload } from './losslessPayload.js';
+
 // FORMAT.md, *Header*: one row here per row there (offset and size in bytes, little-endian).
 const HEADER = Object.freeze( {
 	magic: Object.freeze( { offset: 0, size: 4 } ), // bytes, ASCII "DCAM"
 	version: Object.freeze( { offset: 4, size: 1 } ), // u8, 1
-	profile: Object.freeze( { offset: 5, size: 1 } ), // u8, 1 = classic
+	profile: Object.freeze( { offset: 5, size: 1 } ), // u8, see PROFILES
 	flags: Object.freeze( { offset: 6, size: 1 } ), // u8, bit 0 KEYFRAME, bit 1 CATCHUP
 	reserved: Object.freeze( { offset: 7, size: 1 } ), // u8, 0
 	sequence: Object.freeze( { offset: 8, size: 4 } ), // u32, +1 per frame, wraps at 2^32
@@ -38,7 +41,16 @@ const HEADER = Object.freeze( {
 
 const MAGIC = [ 0x44, 0x43, 0x41, 0x4d ]; // "DCAM"
 const VERSION = 1;
+// FORMAT.md, *Profiles*: id → name, the units of a lossless profile's values, and whether every
+// frame of it must be a keyframe.
+const PROFILES = Object.freeze( {
+	1: Object.freeze( { name: 'classic', units: null, keyframesOnly: false } ),
+	2: Object.freeze( { name: 'lossless-raw', units: 'raw', keyframesOnly: true } ),
+	3: Object.freeze( { name: 'lossless-mm', units: 'mm', keyframesOnly: true } ),
+	4: Object.freeze( { name: 'fine', units: 'mm', keyframesOnly: true } ),
+} );
 const PROFILE_CLASSIC = 1;
+const PROFILE_FINE = 4;
 const FLAG_KEYFRAME = 1;
 const FLAG_CATCHUP = 2;
 const KNOWN_FLAG_BITS = FLAG_KEYFRAME | FLAG_CATCHUP;
@@ -170,9 +182,10 @@ function parseHeader( message ) {
 		payload_length: view.getUint32( HEADER.payload_length.offset, true ),
 	} );
 
-	if ( header.profile !== PROFILE_CLASSIC ) {
+	if ( ! Object.hasOwn( PROFILES, header.profile ) ) {
 
-		throw codecError( 'UnknownProfileError', `profile ${header.profile} is unknown to this decoder (known: 1=classic)` );
+		const known = Object.entries( PROFILES ).map( ( [ id, profile ] ) => `${id}=${profile.name}` ).join( ', ' );
+		throw codecError( 'UnknownProfileError', `profile ${header.profile} is unknown to this decoder (known: ${known})` );
 
 	}
 
@@ -186,6 +199,12 @@ function parseHeader( message ) {
 	if ( ( header.flags & FLAG_CATCHUP ) && ! ( header.flags & FLAG_KEYFRAME ) ) {
 
 		throw codecError( 'BadHeaderError', 'CATCHUP frame without KEYFRAME' );
+
+	}
+
+	if ( PROFILES[ header.profile ].keyframesOnly && ! ( header.flags & FLAG_KEYFRAME ) ) {
+
+		throw codecError( 'BadHeaderError', `profile ${PROFILES[ header.profile ].name} sends keyframes only` );
 
 	}
 
@@ -232,11 +251,13 @@ function parseHeader( message ) {
 /**
  * Decodes the frames of one stream in order (a fresh one per connection).
  *
- * decode() returns `{header, codes}`: the header's wire fields (FORMAT.md names) and the frame's
- * codes, a Uint8Array of width × height, row-major, top row first, 255 = no reading. The decoder
- * keeps `codes` as its reference for the next delta: read it, don't write it. A rejected frame
- * throws and leaves the decoder as it was, except SequenceGapError, after which it waits for the
- * next keyframe. The checks run in FORMAT.md's order.
+ * decode() returns `{header, codes, units}`: the header's wire fields (FORMAT.md names), the frame's
+ * samples (width × height, row-major, top row first) and what they are. For classic, `codes` is a
+ * Uint8Array of one-byte codes (255 = no reading) and `units` is null; for the lossless profiles it
+ * is a Uint16Array of the source's own values and `units` is 'raw' (Kinect disparity, 2047 = no
+ * reading) or 'mm' (0 = no reading); for fine, a Uint16Array of depth and `units` 'mm'. The decoder keeps `codes` as its reference for the next delta:
+ * read it, don't write it. A rejected frame throws and leaves the decoder as it was, except
+ * SequenceGapError, after which it waits for the next keyframe. The checks run in FORMAT.md's order.
  */
 class StreamDecoder {
 
@@ -244,6 +265,7 @@ class StreamDecoder {
 
 		this._codes = null;
 		this._sequence = 0;
+		this._profile = 0;
 		this._width = 0;
 		this._height = 0;
 
@@ -267,7 +289,10 @@ class StreamDecoder {
 
 		const header = parseHeader( message );
 		const pixels = header.width * header.height;
-		const body = decompressLzmaAlone( new Uint8Array( message, HEADER.size ), pixels );
+		const payload = new Uint8Array( message, HEADER.size );
+		const body = header.profile === PROFILE_CLASSIC ? decompressLzmaAlone( payload, pixels )
+			: header.profile === PROFILE_FINE ? decodeFinePayload( header, payload )
+				: decodeLosslessPayload( header, payload );
 		if ( header.flags & FLAG_KEYFRAME ) {
 
 			return this._keep( header, body );
@@ -281,10 +306,11 @@ class StreamDecoder {
 		}
 
 		const expected = ( this._sequence + 1 ) >>> 0;
-		if ( header.sequence !== expected || header.width !== this._width || header.height !== this._height ) {
+		if ( header.sequence !== expected || header.profile !== this._profile
+			|| header.width !== this._width || header.height !== this._height ) {
 
 			this._codes = null;
-			throw codecError( 'SequenceGapError', `delta ${header.sequence} (${header.width}x${header.height}) does not follow frame ${this._sequence}; waiting for a keyframe` );
+			throw codecError( 'SequenceGapError', `delta ${header.sequence} (${PROFILES[ header.profile ].name}, ${header.width}x${header.height}) does not follow frame ${this._sequence}; waiting for a keyframe` );
 
 		}
 
@@ -303,9 +329,10 @@ class StreamDecoder {
 
 		this._codes = codes;
 		this._sequence = header.sequence;
+		this._profile = header.profile;
 		this._width = header.width;
 		this._height = header.height;
-		return { header, codes };
+		return { header, codes, units: PROFILES[ header.profile ].units };
 
 	}
 

@@ -9,6 +9,7 @@ from depthcam.codec.errors import CodecError
 from depthcam.codec.frame import DepthFrame, DepthUnits
 from depthcam.codec.header import FrameFlags, FrameHeader, Profile
 from depthcam.codec.legacy import LegacyEncoder
+from depthcam.codec.lossless import LosslessEncoder
 
 __all__ = [
     "ClassicEncoder",
@@ -19,6 +20,7 @@ __all__ = [
     "FrameFlags",
     "FrameHeader",
     "LegacyEncoder",
+    "LosslessEncoder",
     "Profile",
     "StreamDecoder",
 ]

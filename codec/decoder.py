@@ -4,23 +4,46 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from depthcam.codec import classic, errors
+from depthcam.codec import classic, errors, fine, lossless
+from depthcam.codec.frame import DepthUnits
 from depthcam.codec.header import Profile, parse_header
 from depthcam.codec.quantization import InverseDepthQuantizer
+from depthcam.codec.units import raw_to_mm
 
-PAYLOAD_DECODERS = {Profile.CLASSIC: classic.decode_payload}
+PAYLOAD_DECODERS = {
+    Profile.CLASSIC: classic.decode_payload,
+    Profile.LOSSLESS_RAW: lossless.decode_payload,
+    Profile.LOSSLESS_MM: lossless.decode_payload,
+    Profile.FINE: fine.decode_payload,
+}
+# What the samples of each profile are; classic's are codes, none of these.
+PROFILE_UNITS = {**lossless.PROFILE_UNITS, Profile.FINE: DepthUnits.MILLIMETRES}
 
 
 @dataclass(frozen=True)
 class DecodedFrame:
-    """One decoded frame: its header and its codes (uint8, height x width, 255 = no reading)."""
+    """One decoded frame: its header and its samples (height x width).
+
+    ``codes`` holds what the profile carries: one-byte codes for classic (uint8, 255 = no
+    reading), the source's own values for the lossless profiles and depth for fine (uint16, in
+    ``units``).
+    """
 
     header: object
     codes: np.ndarray
 
     @property
+    def units(self):
+        """The DepthUnits of ``codes`` (lossless and fine profiles), None for classic codes."""
+        return PROFILE_UNITS.get(self.header.profile)
+
+    @property
     def depth_mm(self):
         """Depth in mm (uint16, 0 = no reading)."""
+        if self.units is DepthUnits.MILLIMETRES:
+            return self.codes
+        if self.units is DepthUnits.RAW_DISPARITY:
+            return raw_to_mm(self.codes)
         quantizer = InverseDepthQuantizer(self.header.near_mm, self.header.far_mm)
         return quantizer.to_mm(self.codes)
 
@@ -35,6 +58,7 @@ class StreamDecoder:
     def __init__(self):
         self._codes = None
         self._sequence = None
+        self._profile = None
 
     @property
     def has_keyframe(self):
@@ -51,12 +75,13 @@ class StreamDecoder:
                     f"delta {header.sequence} arrived before any keyframe"
                 )
             expected = (self._sequence + 1) & 0xFFFFFFFF
-            if header.sequence != expected or self._codes.shape != (header.height, header.width):
-                self._codes = self._sequence = None
+            if (header.sequence != expected or header.profile != self._profile
+                    or self._codes.shape != (header.height, header.width)):
+                self._codes = self._sequence = self._profile = None
                 raise errors.SequenceGapError(
-                    f"delta {header.sequence} ({header.width}x{header.height}) does not follow "
-                    f"frame {expected - 1}; waiting for a keyframe"
+                    f"delta {header.sequence} ({header.profile.name.lower()}, {header.width}x"
+                    f"{header.height}) does not follow frame {expected - 1}; waiting for a keyframe"
                 )
         codes = decode_payload(self._codes)
-        self._codes, self._sequence = codes, header.sequence
+        self._codes, self._sequence, self._profile = codes, header.sequence, header.profile
         return DecodedFrame(header, codes)

@@ -21,6 +21,18 @@ class Profile(enum.IntEnum):
     """Payload layouts; see FORMAT.md, *Profiles*."""
 
     CLASSIC = 1
+    LOSSLESS_RAW = 2
+    LOSSLESS_MM = 3
+    FINE = 4
+
+
+def profile_name(profile):
+    """The profile's name as FORMAT.md and ``--profile`` spell it (``lossless-raw``)."""
+    return profile.name.lower().replace("_", "-")
+
+
+# Profiles whose every frame is absolute: a frame of theirs without KEYFRAME is malformed.
+KEYFRAME_ONLY_PROFILES = frozenset({Profile.LOSSLESS_RAW, Profile.LOSSLESS_MM, Profile.FINE})
 
 
 class FrameFlags(enum.IntFlag):
@@ -121,13 +133,15 @@ def parse_header(message):
     except ValueError:
         raise errors.UnknownProfileError(
             f"profile {profile_id} is unknown to this decoder (known: "
-            f"{', '.join(f'{p.value}={p.name.lower()}' for p in Profile)})"
+            f"{', '.join(f'{p.value}={profile_name(p)}' for p in Profile)})"
         ) from None
     if flag_bits & ~_KNOWN_FLAG_BITS:
         raise errors.BadHeaderError(f"unknown flag bits 0x{flag_bits:02x}")
     flags = FrameFlags(flag_bits)
     if flags & FrameFlags.CATCHUP and not flags & FrameFlags.KEYFRAME:
         raise errors.BadHeaderError("CATCHUP frame without KEYFRAME")
+    if profile in KEYFRAME_ONLY_PROFILES and not flags & FrameFlags.KEYFRAME:
+        raise errors.BadHeaderError(f"profile {profile_name(profile)} sends keyframes only")
     if reserved:
         raise errors.BadHeaderError(f"reserved byte is {reserved}, not 0")
     if near_mm >= far_mm:

@@ -1,16 +1,19 @@
 """Writes the shared test vectors: wire frames with the decoded result each one must give.
 
-``python -m depthcam.codec.vectors [OUT_DIR]`` writes ``classic.json`` (default:
-``tests/vectors/``). pytest and the JavaScript tests both read it, so the two decoders are held
-to the same bytes. The output is deterministic: rerunning it gives the same file.
+``python -m depthcam.codec.vectors [OUT_DIR]`` writes ``classic.json`` and ``lossless.json``
+(default: ``tests/vectors/``). pytest and the JavaScript tests both read them, so the two decoders
+are held to the same bytes. The output is deterministic: rerunning it gives the same files.
 
 Layout: ``{"format_version", "dequantize": [{near_mm, far_mm, mm: [256 values]}],
-"streams": [{name, description, frames: [{message, expect}]}]}``. Each stream is fed in order to
-a fresh decoder; ``message`` is base64; ``expect`` is either ``{"header": {...}, "codes": base64}``
-or ``{"error": "<error class name>"}``.
+"streams": [{name, description, frames: [{message, expect}]}]}`` (``lossless.json`` has no
+``dequantize``; it holds the fine profile's vectors too). Each stream is fed in order to a fresh decoder; ``message`` is base64; ``expect``
+is either ``{"error": "<error class name>"}`` or, for a classic frame, ``{"header": {...}, "codes":
+base64}``, and for a lossless or fine frame ``{"header", "units": "raw" | "mm", "values_sha256": hex
+of the values' (fine: the depth's) little-endian uint16 bytes}``, plus ``"values"`` (base64 of those bytes) for small frames.
 """
 
 import base64
+import hashlib
 import json
 import struct
 import sys
@@ -18,13 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from depthcam.codec import compression
+from depthcam.codec import compression, fine, lossless, residuals, zstdframe
 from depthcam.codec.classic import ClassicEncoder
 from depthcam.codec.decoder import StreamDecoder
 from depthcam.codec.errors import CodecError
 from depthcam.codec.frame import DepthFrame, DepthUnits
-from depthcam.codec.header import HEADER_SIZE, HEADER_STRUCT, parse_header
+from depthcam.codec.header import (HEADER_SIZE, HEADER_STRUCT, NO_MOTION, FrameFlags, FrameHeader,
+                                   Profile, parse_header)
 from depthcam.codec.quantization import InverseDepthQuantizer
+from depthcam.codec.units import raw_to_mm
 
 FORMAT_VERSION = 1
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "vectors"
@@ -63,12 +68,24 @@ def header_fields(header):
     return result
 
 
+# Lossless frames up to this many pixels carry their values in the vectors, not only a hash.
+MAX_LISTED_PIXELS = 4096
+
+
 def _expect(decoder, message):
     try:
         decoded = decoder.decode(message)
     except CodecError as exc:
         return {"error": type(exc).__name__}
-    return {"header": header_fields(decoded.header), "codes": _b64(decoded.codes.tobytes())}
+    header = header_fields(decoded.header)
+    if decoded.units is None:
+        return {"header": header, "codes": _b64(decoded.codes.tobytes())}
+    values = decoded.codes.astype("<u2").tobytes()
+    expect = {"header": header, "units": decoded.units.value,
+              "values_sha256": hashlib.sha256(values).hexdigest()}
+    if decoded.codes.size <= MAX_LISTED_PIXELS:
+        expect["values"] = _b64(values)
+    return expect
 
 
 def _stream(name, description, messages):
@@ -125,14 +142,156 @@ def build_vectors():
     return {"format_version": FORMAT_VERSION, "dequantize": dequantize, "streams": streams}
 
 
+def lossless_message(values, profile, body=None, payload=None, sequence=0, flags=FrameFlags.KEYFRAME):
+    """A lossless wire frame of ``values`` (or of the given body or payload, to build bad ones)."""
+    if payload is None:
+        payload = zstdframe.compress(lossless.encode_body(values) if body is None else body, 1)
+    header = FrameHeader(profile=profile, flags=flags, sequence=sequence,
+                         capture_time_us=1_500_000_000_000_000 + sequence, width=values.shape[1],
+                         height=values.shape[0], near_mm=500, far_mm=8000, motion=NO_MOTION,
+                         payload_length=len(payload))
+    return header.pack() + payload
+
+
+def small_lossless_frames(seed=SEED):
+    """Small odd-sized raw frames (37 x 23) whose residuals need every escape: holes, steps and noise."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:23, 0:37]
+    smooth = (700 + 3 * rows + cols + rng.integers(0, 2, rows.shape)).astype(np.uint16)
+    smooth[rng.random(rows.shape) < 0.1] = 2047
+    scattered = rng.choice(2048, size=rows.shape).astype(np.uint16)  # ~600 values: index jumps > 258
+    return [smooth, scattered]
+
+
+def full_lossless_frames(count=2, seed=SEED):
+    """640 x 480 raw frames smoother than ``synthetic_frames`` (so the vectors stay small): a wall, a box, holes."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:480, 0:640]
+    frames = []
+    for index in range(count):
+        raw = 800 + (rows // 4) + (cols // 8) + (rng.random(rows.shape) < 0.002)
+        raw[150:330, 100 + 12 * index:220 + 12 * index] = 600 + index
+        raw[rng.random(rows.shape) < 0.005] = 2047
+        frames.append(raw.astype(np.uint16))
+    return frames
+
+
+def _with_u32(data, offset, value):
+    data = bytearray(data)
+    struct.pack_into("<I", data, offset, value)
+    return bytes(data)
+
+
+def build_lossless_vectors():
+    """The lossless profiles' vectors as a JSON-ready dict."""
+    smooth, scattered = small_lossless_frames()
+    raw = full_lossless_frames()
+    millimetres = raw_to_mm(raw[0])
+    encoder = lossless.LosslessEncoder()
+    full_raw = [encoder.encode(DepthFrame(values, DepthUnits.RAW_DISPARITY, 1.5e9 + i)) for i, values in enumerate(raw)]
+    full_catchup = encoder.catchup()
+    full_mm = lossless.LosslessEncoder().encode(DepthFrame(millimetres, DepthUnits.MILLIMETRES, 1.5e9))
+
+    good = lossless_message(smooth, Profile.LOSSLESS_RAW)
+    body = lossless.encode_body(smooth)
+    palette_size = int(np.frombuffer(body[:4], "<u4")[0])
+    residual_start = 4 + 2 * palette_size + residuals.packed_size(smooth.size)
+    too_large = bytes(lossless.max_body_size(smooth.size) + 1)
+    small = Profile.LOSSLESS_RAW
+    corrupt = [
+        ("not zstd", lossless_message(smooth, small, payload=body)),
+        ("zstd frame cut short", lossless_message(smooth, small, payload=zstdframe.compress(body, 1)[:-3])),
+        ("a byte after the zstd frame", lossless_message(smooth, small, payload=zstdframe.compress(body, 1) + b"\0")),
+        ("two zstd frames", lossless_message(smooth, small, payload=zstdframe.compress(body, 1) * 2)),
+        ("no content size", lossless_message(smooth, small, payload=zstandard_without_size(body))),
+        ("content over the bound", lossless_message(smooth, small, body=too_large)),
+        ("empty body", lossless_message(smooth, small, body=b"")),
+        ("empty palette", lossless_message(smooth, small, body=_with_u32(body, 0, 0))),
+        ("palette of 65537", lossless_message(smooth, small, body=_with_u32(body, 0, 65537))),
+        ("palette cut short", lossless_message(smooth, small, body=body[:10])),
+        ("residuals cut short", lossless_message(smooth, small, body=body[:residual_start - 1])),
+        ("escape bytes cut short", lossless_message(smooth, small, body=body[:residual_start + 1])),
+        ("escape words cut short", lossless_message(scattered, small, body=lossless.encode_body(scattered)[:-1])),
+        ("a byte too many", lossless_message(smooth, small, body=body + b"\0")),
+        ("padding not zero", lossless_message(smooth, small, body=body[:residual_start - 1]
+                                              + bytes([body[residual_start - 1] | 1]) + body[residual_start:])),
+        ("index beyond the palette", lossless_message(smooth, small, body=_with_u32(body, 0, palette_size - 1)[:4]
+                                                      + body[4:4 + 2 * (palette_size - 1)] + body[4 + 2 * palette_size:])),
+    ]
+    streams = [
+        _stream("lossless-small", "odd-sized raw frames: holes and steps, then scattered values "
+                "(escape bytes and words), and the same as millimetres",
+                [good, lossless_message(scattered, small, sequence=1),
+                 lossless_message(scattered, Profile.LOSSLESS_MM, sequence=2)]),
+        _stream("lossless-raw-full", "two 640 x 480 raw-disparity frames and a catch-up copy",
+                [*full_raw, full_catchup]),
+        _stream("lossless-mm-full", "a 640 x 480 millimetre frame", [full_mm]),
+        _stream("lossless-without-keyframe", "a lossless frame must be a keyframe",
+                [lossless_message(smooth, small, flags=FrameFlags.NONE), good]),
+        _stream("unknown-profile-5", "a profile id beyond the known ones",
+                [_patched(good, 5, "<B", 5)]),
+        _stream("lossless-corrupt", "; ".join(name for name, _ in corrupt) + "; then a good frame",
+                [message for _, message in corrupt] + [good]),
+        *_fine_streams(),
+        _stream("lossless-then-classic-delta", "a classic delta does not follow a lossless frame",
+                [good, _patched(_classic_delta(), 8, "<I", 1)]),
+    ]
+    return {"format_version": FORMAT_VERSION, "streams": streams}
+
+
+def fine_message(levels, step_mm=fine.step_for(fine.FineEncoder.ERROR_MM), body=None):
+    """A fine wire frame of ``levels`` (or of the given body, to build bad ones)."""
+    if body is None:
+        body = struct.pack("<H", step_mm) + lossless.encode_body(levels)
+    return lossless_message(levels, Profile.FINE, payload=zstdframe.compress(body, 1))
+
+
+def _fine_streams():
+    encoder = fine.FineEncoder()
+    full = encoder.encode(DepthFrame(full_lossless_frames(1)[0], DepthUnits.RAW_DISPARITY, 1.5e9))
+    smooth, scattered = small_lossless_frames()
+    levels = (smooth % 2047) // 8
+    body = lossless.encode_body(levels)
+    return [
+        _stream("fine-full", "a 640 x 480 raw frame as fine: 320 x 240 mm within 10 mm, and its catch-up copy",
+                [full, encoder.catchup()]),
+        _stream("fine-small", "odd-sized fine frames: step 21 mm, then step 1 mm with scattered levels",
+                [fine_message(levels), fine_message(scattered, step_mm=1)]),
+        _stream("fine-corrupt", "no step; step 0; level x step beyond 65535 mm; then a good frame",
+                [fine_message(levels, body=b"\x15"),
+                 fine_message(levels, body=struct.pack("<H", 0) + body),
+                 fine_message(scattered, body=struct.pack("<H", 33) + lossless.encode_body(scattered)),
+                 fine_message(levels)]),
+        _stream("fine-without-keyframe", "a fine frame must be a keyframe",
+                [_patched(full, 6, "<B", 0)]),
+    ]
+
+
+def zstandard_without_size(data):
+    """A zstd frame of ``data`` that does not state its content size (which FORMAT.md forbids)."""
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=1, write_content_size=False).compress(data)
+
+
+def _classic_delta():
+    encoder = ClassicEncoder()
+    frames = synthetic_frames(2)
+    encoder.encode(frames[0])
+    return encoder.encode(frames[1])
+
+
 def write_vectors(out_dir=DEFAULT_OUT_DIR):
-    """Write ``classic.json`` into ``out_dir`` and return its path."""
+    """Write ``classic.json`` and ``lossless.json`` into ``out_dir``; return their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "classic.json"
-    path.write_text(json.dumps(build_vectors(), indent=1) + "\n")
-    return path
+    paths = []
+    for name, vectors in (("classic.json", build_vectors()), ("lossless.json", build_lossless_vectors())):
+        path = out_dir / name
+        path.write_text(json.dumps(vectors, indent=1) + "\n")
+        paths.append(path)
+    return paths
 
 
 if __name__ == "__main__":
-    sys.stdout.write(f"wrote {write_vectors(*sys.argv[1:2])}\n")
+    sys.stdout.write("".join(f"wrote {path}\n" for path in write_vectors(*sys.argv[1:2])))

@@ -2,6 +2,12 @@
 
     depthcam-source [serve] [--port 9000] [--device scene] ...   direct mode (the default)
     depthcam-source server ws://localhost:9000                   the same, in the 2012 form
+    depthcam-source push ws://relay:9000/source/NAME [--token-file FILE]   push mode (to a relay)
+    depthcam-source push ws://relay:9000                         the same to the default stream,
+                                                                 in the 2012 form
+
+Both modes share the frame source, the encoder and the pump; only the sink differs (``direct.py``
+or ``push.py``).
 """
 
 import argparse
@@ -24,8 +30,13 @@ from twisted.logger import (
 
 from depthcam.codec import ClassicEncoder, LegacyEncoder
 from depthcam.codec.reduction import Reduction
+from depthcam.relay.auth import TOKEN_ENV_VAR, TokenConfigError, load_token
+from depthcam.relay.config import DEFAULT_STREAM
+from depthcam.relay.registry import is_valid_stream_name
 from depthcam.source.direct import ViewerFactory, build_site
+from depthcam.source.frames import SourceEnded
 from depthcam.source.pump import FramePump
+from depthcam.source.push import PushFactory, RelaySink
 from depthcam.source.scene import SceneSource, SyntheticScene
 
 log = Logger(namespace="depthcam.source")
@@ -34,6 +45,8 @@ log = Logger(namespace="depthcam.source")
 DEFAULT_CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 # Bind addresses that mean "this machine", for the URL we print.
 LOCAL_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost")
+# Where a relay takes a source's stream (relay/resources.py): /source/<name>.
+RELAY_SOURCE_PREFIX = "/source/"
 
 
 class Wire(enum.Enum):
@@ -71,6 +84,15 @@ class SourceConfig:
     scene_seed: int = 0
     client_dir: Path = DEFAULT_CLIENT_DIR
     log_level: LogLevel = LogLevel.info
+    # Recordings (file:, fakenect:, png:) and the Kinect.
+    loop: bool = False
+    depth_scale: float | None = None  # PNG units per metre; None: 1000, or 5000 for TUM folders
+    tilt_deg: float | None = None
+    retry: bool = False
+    # Push mode: the relay's ws://HOST:PORT/source/NAME, and where the publish token is (None:
+    # $DEPTHCAM_RELAY_TOKEN). The token itself is read when pushing starts, never kept here.
+    relay_url: str | None = None
+    token_file: Path | None = None
 
     @property
     def keyframe_interval_frames(self):
@@ -82,10 +104,46 @@ def open_scene(spec, config, clock):
     return SceneSource(SyntheticScene(config.scene_seed), clock=clock)
 
 
+def open_kinect(spec, config, clock):
+    """A Kinect v1 through freenect; ARGUMENT is its index (default 0)."""
+    from depthcam.source.kinect import KinectSource
+
+    index = int(spec.argument) if spec.argument is not None else 0
+    return KinectSource(index, config.tilt_deg, config.retry, reactor=clock)
+
+
+def open_file(spec, config, clock):
+    """A depthcam recording file (``depthcam-record``); ARGUMENT is its path."""
+    from depthcam.source.recording import open_file_player
+
+    return open_file_player(spec.argument, config.loop, clock)
+
+
+def open_fakenect(spec, config, clock):
+    """A libfreenect dump folder (d-*.pgm); ARGUMENT is the folder."""
+    from depthcam.source.recording import open_fakenect_player
+
+    return open_fakenect_player(spec.argument, config.loop, clock)
+
+
+def open_png(spec, config, clock):
+    """A folder of 16-bit depth PNGs (a TUM folder with depth.txt too); ARGUMENT is the folder."""
+    from depthcam.source.recording import open_png_player
+
+    return open_png_player(spec.argument, config.loop, config.depth_scale, clock)
+
+
 # Device kinds: name → opener(spec, config, clock) → FrameSource. An opener imports what its
-# device needs itself, so a missing driver only matters to whoever asks for that device.
-DEVICES = {"scene": open_scene}
-DEVICES_TAKING_ARGUMENTS = frozenset()
+# device needs itself, so a missing driver only matters to whoever asks for that device. An
+# opener raises ``SourceUnavailable`` (one line: what is wrong, how to fix it) if it cannot open.
+DEVICES = {
+    "scene": open_scene, "kinect": open_kinect, "file": open_file, "fakenect": open_fakenect,
+    "png": open_png,
+}
+DEVICES_TAKING_ARGUMENTS = frozenset({"kinect", "file", "fakenect", "png"})
+# These cannot do without their ARGUMENT.
+DEVICES_NEEDING_ARGUMENTS = frozenset({"file", "fakenect", "png"})
+DEVICE_SYNTAX = "scene, kinect[:INDEX], file:PATH (a depthcam-record file), fakenect:DIR, png:DIR"
 
 
 def parse_device(text):
@@ -97,6 +155,10 @@ def parse_device(text):
         )
     if argument and kind not in DEVICES_TAKING_ARGUMENTS:
         raise argparse.ArgumentTypeError(f"device {kind!r} takes no ':ARGUMENT'")
+    if not argument and kind in DEVICES_NEEDING_ARGUMENTS:
+        raise argparse.ArgumentTypeError(f"device {kind!r} needs one: {kind}:PATH")
+    if kind == "kinect" and argument and not argument.isdigit():
+        raise argparse.ArgumentTypeError(f"kinect:INDEX wants a device number, got {argument!r}")
     return DeviceSpec(kind, argument or None)
 
 
@@ -107,6 +169,24 @@ def make_encoder(config):
     return ClassicEncoder(
         config.keyframe_interval_frames, config.near_mm, config.far_mm, config.reduction
     )
+
+
+def log_pump_failure(failure):
+    """Log why the pump stopped, unless its source ended (``main`` says that in one line)."""
+    if failure.check(SourceEnded):
+        return failure
+    log.failure("frame pump stopped", failure)
+    return None
+
+
+def start_pump(config, source, encoder, sink, reactor):
+    """The FramePump from ``source`` through ``encoder`` to ``sink``, started; the same in both modes."""
+    pump = FramePump(source, encoder, [sink], fps=config.fps, clock=reactor)
+    pump.start().addErrback(log_pump_failure)
+    log.info("{command}: {device} at {fps} frames/s, {wire} wire, keyframe every {frames} frames",
+             command=config.command, device=str(config.device), fps=config.fps,
+             wire=config.wire.value, frames=config.keyframe_interval_frames)
+    return pump
 
 
 @dataclass
@@ -126,6 +206,11 @@ class DirectSource:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{address.port}/"
+
+    @property
+    def banner(self):
+        """The one line the program prints once it runs."""
+        return f"open {self.url} in Chrome or Firefox"
 
     def stop(self):
         """Stop the pump, close the device and stop listening (a Deferred)."""
@@ -156,23 +241,71 @@ def serve(config, reactor):
     except CannotListenError:
         source.close()
         raise
-    pump = FramePump(source, encoder, [viewers.fanout], fps=config.fps, clock=reactor)
-    pump.start().addErrback(lambda failure: log.failure("frame pump stopped", failure))
-    log.info("serving {device} at {fps} frames/s, {wire} wire, keyframe every {frames} frames",
-             device=str(config.device), fps=config.fps, wire=config.wire.value,
-             frames=config.keyframe_interval_frames)
+    pump = start_pump(config, source, encoder, viewers.fanout, reactor)
     return DirectSource(source, pump, viewers, port)
 
 
-# Commands: name → function(config, reactor) that starts a mode. ``server`` is the 2012 spelling
-# of ``serve`` and takes its address as a URL.
-COMMANDS = {"serve": serve, "server": serve}
-COMMANDS_TAKING_URL = {"server"}
+def viewer_page_url(relay_url):
+    """The page on the relay that shows the stream ``relay_url`` publishes to."""
+    url = urlsplit(relay_url)
+    name = url.path[len(RELAY_SOURCE_PREFIX):]
+    query = "" if name == DEFAULT_STREAM else f"?stream={name}"
+    return f"http://{url.netloc}/{query}"
 
-EPILOG = """\
+
+@dataclass
+class PushSource:
+    """A running push-mode source: its frame source, pump, and connection to the relay."""
+
+    source: object
+    pump: FramePump
+    uplink: PushFactory
+
+    @property
+    def banner(self):
+        """The one line the program prints once it runs."""
+        return (f"pushing to {self.uplink.url}; viewers open {viewer_page_url(self.uplink.url)} "
+                f"in Chrome or Firefox")
+
+    def stop(self):
+        """Stop the pump, close the device and the relay connection (a Deferred)."""
+        self.pump.stop()
+        self.source.close()
+        return self.uplink.stop()
+
+
+def push(config, reactor):
+    """Push mode: connect to a relay (reconnecting as long as this runs), and start pumping.
+
+    Raises ``TokenConfigError`` when no usable token is configured, before anything starts.
+    """
+    token = load_token(config.token_file)
+    source = DEVICES[config.device.kind](config.device, config, reactor)
+    encoder = make_encoder(config)
+    sink = RelaySink(encoder)
+    uplink = PushFactory(config.relay_url, token, sink, reactor=reactor)
+    uplink.start()
+    pump = start_pump(config, source, encoder, sink, reactor)
+    return PushSource(source, pump, uplink)
+
+
+# Commands: name → function(config, reactor) that starts a mode. ``server`` is the 2012 spelling
+# of ``serve`` and takes its address as a URL; ``push`` takes the relay's.
+COMMANDS = {"serve": serve, "server": serve, "push": push}
+COMMANDS_TAKING_URL = {"server", "push"}
+
+EPILOG = f"""\
 commands:
   serve                    direct mode (the default): browsers connect to this program
   server ws://HOST:PORT    the same, in the 2012 form: listen on HOST:PORT
+  push ws://HOST:PORT/source/NAME
+                           push mode: publish stream NAME to the relay at HOST:PORT, which
+                           serves it to browsers; reconnects by itself (waits of at most
+                           {PushFactory.maxDelay:g} s) whenever the relay is down or restarts
+  push ws://HOST:PORT      the same, in the 2012 form: the relay's default stream
+
+Push mode reads the relay's publish token from --token-file FILE, or else from the
+{TOKEN_ENV_VAR} environment variable; never from the command line.
 
 Open the printed http:// address in Chrome or Firefox.
 """
@@ -195,13 +328,18 @@ def build_parser():
     )
     parser.add_argument("command", nargs="?", default="serve", choices=sorted(COMMANDS),
                         help="what to do (default: serve)")
-    parser.add_argument("url", nargs="?", help="for `server`: the ws://HOST:PORT to listen on")
+    parser.add_argument("url", nargs="?",
+                        help="for `server`: the ws://HOST:PORT to listen on; for `push`: the "
+                             "relay's ws://HOST:PORT/source/NAME")
     parser.add_argument("--host", default=SourceConfig.host,
                         help="address to listen on (default: %(default)s, this machine only; "
-                             "0.0.0.0 for every network)")
+                             "0.0.0.0 for every network; direct mode)")
     parser.add_argument("--port", type=int, default=SourceConfig.port,
                         help="TCP port for the web page and the WebSocket (default: %(default)s; "
-                             "0 picks a free one)")
+                             "0 picks a free one; direct mode)")
+    parser.add_argument("--token-file", type=Path, default=SourceConfig.token_file,
+                        help="file holding the relay's publish token (push mode; default: the "
+                             f"{TOKEN_ENV_VAR} environment variable)")
     parser.add_argument("--fps", type=positive_float, default=SourceConfig.fps,
                         help="frames per second to send (default: %(default)s)")
     parser.add_argument("--keyframe-interval", type=positive_float,
@@ -224,8 +362,21 @@ def build_parser():
                              "(default: classic)")
     parser.add_argument("--device", type=parse_device, default=SourceConfig.device,
                         metavar="KIND[:ARGUMENT]",
-                        help=f"where frames come from: {', '.join(sorted(DEVICES))} "
-                             "(default: scene, a synthetic room with a walking figure)")
+                        help=f"where frames come from: {DEVICE_SYNTAX} (default: scene, a "
+                             "synthetic room with a walking figure)")
+    parser.add_argument("--loop", action="store_true", default=SourceConfig.loop,
+                        help="play a recording (file:, fakenect:, png:) again and again, with a "
+                             "keyframe at the seam (default: play it once, then exit)")
+    parser.add_argument("--depth-scale", type=positive_float, default=SourceConfig.depth_scale,
+                        help="png: PNG depth units per metre (default: 1000, millimetres; 5000 "
+                             "for a TUM RGB-D folder with depth.txt)")
+    parser.add_argument("--tilt", type=float, default=SourceConfig.tilt_deg, dest="tilt_deg",
+                        metavar="DEGREES",
+                        help="kinect: tilt the motor to this angle first, in degrees from level, "
+                             "-30 to 30 (default: leave it where it is)")
+    parser.add_argument("--retry", action="store_true", default=SourceConfig.retry,
+                        help="kinect: keep trying, once a second, while the device is missing or "
+                             "gone (default: say what is wrong in one line and exit with status 1)")
     parser.add_argument("--scene-seed", type=int, default=SourceConfig.scene_seed,
                         help="seed of the synthetic scene's sensor noise (default: %(default)s)")
     parser.add_argument("--client-dir", type=Path, default=SourceConfig.client_dir,
@@ -237,12 +388,48 @@ def build_parser():
     return parser
 
 
+def relay_source_url(text):
+    """The relay URL of ``push``: ``ws://HOST[:PORT]/source/NAME``, or the 2012 form without a path
+    (the relay's default stream). Raises ValueError, in words, for anything else.
+    """
+    url = urlsplit(text)
+    try:
+        url.port  # urlsplit checks the port only when it is read
+    except ValueError:
+        raise ValueError(f"bad port in {text!r}") from None
+    # No user:password@ either: credentials go in --token-file, never on the command line.
+    if (url.scheme != "ws" or not url.hostname or url.username is not None or url.query
+            or url.fragment):
+        raise ValueError(f"expected ws://HOST:PORT/source/NAME, got {text!r}")
+    if url.path in ("", "/"):
+        path = RELAY_SOURCE_PREFIX + DEFAULT_STREAM
+    else:
+        path = url.path
+        name = path[len(RELAY_SOURCE_PREFIX):]
+        if not path.startswith(RELAY_SOURCE_PREFIX) or not is_valid_stream_name(name):
+            raise ValueError(
+                f"expected ws://HOST:PORT/source/NAME (NAME: letters, digits, _ and -, at most "
+                f"64), or ws://HOST:PORT for the default stream; got {text!r}"
+            )
+    return f"ws://{url.netloc}{path}"
+
+
 def parse_config(argv=None):
     """The SourceConfig for a command line (``sys.argv[1:]`` by default); exits on a bad one."""
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)
     host, port = args.host, args.port
-    if args.command in COMMANDS_TAKING_URL:
+    relay_url = None
+    if args.command == "push":
+        if args.url is None:
+            parser.error("push needs the relay's URL, e.g. push ws://relay:9000/source/default")
+        try:
+            relay_url = relay_source_url(args.url)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if args.wire is not Wire.CLASSIC:
+            parser.error("push sends the classic wire only (a relay reads FORMAT.md's headers)")
+    elif args.command in COMMANDS_TAKING_URL:
         if args.url is None:
             parser.error(f"{args.command} needs a URL, e.g. {args.command} ws://localhost:9000")
         url = urlsplit(args.url)
@@ -273,6 +460,12 @@ def parse_config(argv=None):
         scene_seed=args.scene_seed,
         client_dir=args.client_dir,
         log_level=LogLevel.levelWithName(args.log_level),
+        loop=args.loop,
+        depth_scale=args.depth_scale,
+        tilt_deg=args.tilt_deg,
+        retry=args.retry,
+        relay_url=relay_url,
+        token_file=args.token_file,
     )
 
 
@@ -305,10 +498,27 @@ def main(argv=None):
         print(f"depthcam: cannot listen on {config.host}:{config.port}: {listen_error_hint(exc)}",
               file=sys.stderr)
         return 1
+    except TokenConfigError as exc:
+        print(f"depthcam: {exc}", file=sys.stderr)
+        return 2
+    except SourceEnded as exc:
+        print(f"depthcam: {exc}", file=sys.stderr)
+        return exc.exit_status
+    exit_statuses = []
+    running.pump.stopped.addErrback(source_ended, reactor, exit_statuses)
     reactor.addSystemEventTrigger("before", "shutdown", running.stop)
-    print(f"depthcam: open {running.url} in Chrome or Firefox", flush=True)
+    print(f"depthcam: {running.banner}", flush=True)
     reactor.run()
-    return 0
+    return exit_statuses[0] if exit_statuses else 0
+
+
+def source_ended(failure, reactor, exit_statuses):
+    """The source will send no more (a recording's end, a lost device): one line, then exit."""
+    failure.trap(SourceEnded)
+    exc = failure.value
+    print(f"depthcam: {exc}", file=sys.stderr if exc.exit_status else sys.stdout, flush=True)
+    exit_statuses.append(exc.exit_status)
+    reactor.callLater(0, reactor.stop)
 
 
 if __name__ == "__main__":

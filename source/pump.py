@@ -7,6 +7,8 @@ to a relay later. The pump knows nothing of their transports.
 from twisted.internet import defer, task
 from twisted.logger import Logger, LogLevel
 
+from depthcam.source.frames import DiscontinuousFrame, SourceEnded
+
 
 class FramePump:
     """Every 1/fps seconds: ``source.next_frame()`` → ``encoder.encode()`` → ``sink.send_frame()``.
@@ -14,7 +16,9 @@ class FramePump:
     When ``next_frame`` returns a Deferred, the LoopingCall waits for it before the next tick, so a
     slow device slows the pump (missed ticks are skipped, never queued). A source, encoder or
     sink that fails costs that frame (or that sink's copy of it) only; each is logged once when it
-    starts failing and once when it recovers, however many frames fail in between.
+    starts failing and once when it recovers, however many frames fail in between. A source that
+    raises ``SourceEnded`` (a recording's end, a lost device) stops the pump instead: ``start``'s
+    Deferred fails with it. A ``DiscontinuousFrame`` is encoded as a keyframe.
 
     ``clock`` is the reactor by default; tests pass ``task.Clock()``.
     """
@@ -48,8 +52,10 @@ class FramePump:
         self._failing.discard(sink)
 
     def start(self):
-        """Start pumping, the first frame now; the Deferred fires when ``stop`` is called."""
-        return self._loop.start(1.0 / self.fps, now=True)
+        """Start pumping, the first frame now; the Deferred (also ``stopped``) fires when ``stop``
+        is called, or fails with the ``SourceEnded`` that ended the source."""
+        self.stopped = self._loop.start(1.0 / self.fps, now=True)
+        return self.stopped
 
     def stop(self):
         """Stop pumping (the frame being read, if any, is still delivered)."""
@@ -66,6 +72,8 @@ class FramePump:
         self._recovered("source")
         if frame is None:
             return None
+        if isinstance(frame, DiscontinuousFrame):
+            self.encoder.request_keyframe()
         try:
             message = self.encoder.encode(frame)
         except Exception:
@@ -85,8 +93,11 @@ class FramePump:
     def _failed(self, failure, culprit):
         """Log the first of a run of failures of ``culprit``, with its traceback; swallow the rest.
 
-        Swallowing matters: a failure that reached the LoopingCall would stop it.
+        Swallowing matters: a failure that reached the LoopingCall would stop it, which is what
+        ``SourceEnded`` is for.
         """
+        if culprit == "source" and failure.check(SourceEnded):
+            return failure
         if culprit not in self._failing:
             self._failing.add(culprit)
             self.log.failure(

@@ -118,6 +118,25 @@ def test_page_draws_a_moving_cloud(browser, source):
     page.close()
 
 
+@pytest.mark.parametrize("device", ["fakenect:kinect1-raw-walkin", "png:7scenes-redkitchen"])
+def test_page_draws_a_real_recording(browser, device):
+    """A real Kinect recording, looping through the source, is drawn as a cloud in the page."""
+    from tests.conftest import recording_path
+
+    kind, name = device.split(":")
+    process, url = start_source("--device", f"{kind}:{recording_path(name)}", "--loop")
+    try:
+        page, errors = open_viewer(browser, url)
+        wait_for_frames(page, 10)
+        assert cloud_share(canvas_pixels(page)) > 0.02, "the canvas shows only background"
+        assert page.evaluate("window.depthcam.points") > 1000
+        assert not errors, errors
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def test_ws_parameter_picks_the_server(browser, source):
     """?ws= points a page served from elsewhere (a plain static server) at the source's WebSocket."""
     static = subprocess.Popen(

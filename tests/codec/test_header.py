@@ -70,6 +70,7 @@ ILLEGAL_MESSAGES = [
     ("unknown flag bit", _patch(GOOD, 6, "<B", 0x81), errors.BadHeaderError),
     ("catch-up without keyframe", _patch(GOOD, 6, "<B", 2), errors.BadHeaderError),
     ("reserved byte set", _patch(GOOD, 7, "<B", 1), errors.BadHeaderError),
+    ("lossless frame without keyframe", _patch(_patch(GOOD, 5, "<B", 2), 6, "<B", 0), errors.BadHeaderError),
     ("near not below far", _patch(GOOD, 24, "<H", 8000), errors.BadHeaderError),
     ("zero width", _patch(GOOD, 20, "<H", 0), errors.BadHeaderError),
     ("payload over 4 MiB", _patch(GOOD, 36, "<I", 4 * 2**20 + 1), errors.OversizedFrameError),

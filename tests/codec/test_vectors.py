@@ -1,6 +1,7 @@
 """Tests for depthcam.codec.vectors: the committed vectors are current and the Python decoder meets them."""
 
 import base64
+import hashlib
 import json
 
 import numpy as np
@@ -8,14 +9,20 @@ import pytest
 
 from depthcam.codec import StreamDecoder, errors
 from depthcam.codec.quantization import InverseDepthQuantizer
-from depthcam.codec.vectors import DEFAULT_OUT_DIR, build_vectors, header_fields
+from depthcam.codec.vectors import DEFAULT_OUT_DIR, build_lossless_vectors, build_vectors, header_fields
 
 VECTORS = json.loads((DEFAULT_OUT_DIR / "classic.json").read_text())
+LOSSLESS_VECTORS = json.loads((DEFAULT_OUT_DIR / "lossless.json").read_text())
 
 
 def test_committed_vectors_match_the_generator():
     """tests/vectors/classic.json is what the codec writes today (rerun the script after a change)."""
     assert build_vectors() == VECTORS
+
+
+def test_committed_lossless_vectors_match_the_generator():
+    """tests/vectors/lossless.json is what the codec writes today."""
+    assert build_lossless_vectors() == LOSSLESS_VECTORS
 
 
 def test_vectors_cover_every_rejection_rule():
@@ -48,3 +55,24 @@ def test_dequantize_tables(table):
     """The code → mm tables are the quantizer's."""
     quantizer = InverseDepthQuantizer(table["near_mm"], table["far_mm"])
     assert quantizer.to_mm(np.arange(256)).tolist() == table["mm"]
+
+
+@pytest.mark.parametrize("stream", LOSSLESS_VECTORS["streams"], ids=[s["name"] for s in LOSSLESS_VECTORS["streams"]])
+def test_python_decoder_meets_the_lossless_vectors(stream):
+    """Fed in order, each lossless message gives the expected header, units and values, or the named error."""
+    decoder = StreamDecoder()
+    for frame in stream["frames"]:
+        message = base64.b64decode(frame["message"])
+        expect = frame["expect"]
+        if "error" in expect:
+            with pytest.raises(errors.CodecError) as raised:
+                decoder.decode(message)
+            assert type(raised.value).__name__ == expect["error"]
+            continue
+        decoded = decoder.decode(message)
+        values = decoded.codes.astype("<u2").tobytes()
+        assert header_fields(decoded.header) == expect["header"]
+        assert decoded.units.value == expect["units"]
+        assert hashlib.sha256(values).hexdigest() == expect["values_sha256"]
+        if "values" in expect:
+            assert values == base64.b64decode(expect["values"])

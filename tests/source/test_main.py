@@ -27,7 +27,8 @@ from tests.source.viewers import within
 
 FLAGS = (
     "--host", "--port", "--fps", "--keyframe-interval", "--near-mm", "--far-mm", "--reduction",
-    "--wire", "--device", "--scene-seed", "--client-dir", "--log-level",
+    "--wire", "--device", "--scene-seed", "--client-dir", "--log-level", "--loop", "--depth-scale",
+    "--tilt", "--retry",
 )
 # Command lines the program must refuse with a usage error.
 BAD_COMMAND_LINES = [
@@ -36,7 +37,11 @@ BAD_COMMAND_LINES = [
     ["server", "ws://localhost:notaport"],
     ["serve", "ws://localhost:9000"],
     ["push"],
-    ["--device", "kinect"],
+    ["--device", "webcam"],
+    ["--device", "file"],
+    ["--device", "png:"],
+    ["--device", "kinect:first"],
+    ["--depth-scale", "0"],
     ["--device", "scene:extra"],
     ["--wire", "json"],
     ["--reduction", "mean"],
@@ -94,6 +99,16 @@ def test_flags_may_follow_the_command():
     assert (config.near_mm, config.far_mm, config.scene_seed) == (400, 6000, 3)
     assert config.client_dir == Path("/tmp/client")
     assert config.device == DeviceSpec("scene")
+
+
+def test_device_flags_build_the_config():
+    """--device KIND:ARGUMENT and the recording and Kinect flags land in the SourceConfig."""
+    config = parse_config(["--device", "png:/data/kitchen", "--loop", "--depth-scale", "5000"])
+    assert config.device == DeviceSpec("png", "/data/kitchen")
+    assert config.loop and config.depth_scale == 5000
+    config = parse_config(["--device", "kinect:1", "--tilt", "-10", "--retry"])
+    assert config.device == DeviceSpec("kinect", "1") and config.tilt_deg == -10 and config.retry
+    assert parse_config(["--device", "file:a:b.dcrec"]).device == DeviceSpec("file", "a:b.dcrec")
 
 
 def test_bad_command_lines_exit_with_a_usage_error(capsys):

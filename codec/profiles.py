@@ -1,0 +1,26 @@
+"""The encoder factory: a profile name (the source's ``--profile``) and options in, an encoder out."""
+
+from depthcam.codec.classic import ClassicEncoder
+from depthcam.codec.fine import FineEncoder
+from depthcam.codec.lossless import LosslessEncoder
+from depthcam.codec.reduction import Reduction
+
+# What ``--profile`` accepts, in the order its help lists them.
+PROFILE_NAMES = ("classic", "lossless", "fine")
+
+
+def make_encoder(name, *, keyframe_interval=None, near_mm=500, far_mm=8000,
+                 reduction=Reduction.NEAREST_SURFACE, error_mm=None):
+    """The encoder of profile ``name``, given the source's options.
+
+    Options a profile has no use for are ignored: every lossless and fine frame is a keyframe, so
+    they take no ``keyframe_interval``; only classic takes ``reduction``, only fine ``error_mm``
+    (its bound on the depth error, mm; None = FineEncoder.ERROR_MM).
+    """
+    if name == "classic":
+        return ClassicEncoder(keyframe_interval, near_mm, far_mm, reduction)
+    if name == "lossless":
+        return LosslessEncoder(near_mm, far_mm)
+    if name == "fine":
+        return FineEncoder(error_mm, near_mm, far_mm)
+    raise ValueError(f"unknown profile {name!r} (choose from {', '.join(PROFILE_NAMES)})")

@@ -1,0 +1,86 @@
+// client/decoder.js against the lossless profiles' shared vectors (tests/vectors/lossless.json,
+// written by `python -m depthcam.codec.vectors`): the same bytes give the same values and errors.
+//
+//   (cd client && npm install) && node --test tests/client/
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { StreamDecoder } from '../../client/decoder.js';
+
+const VECTORS_URL = new URL( '../vectors/lossless.json', import.meta.url );
+const vectors = JSON.parse( readFileSync( VECTORS_URL, 'utf8' ) );
+
+function fromBase64( text ) {
+
+	const bytes = Buffer.from( text, 'base64' );
+	return bytes.buffer.slice( bytes.byteOffset, bytes.byteOffset + bytes.byteLength );
+
+}
+
+// The values as FORMAT.md's little-endian bytes (what the vectors hash), whatever the host's order.
+function littleEndianBytes( values ) {
+
+	const bytes = Buffer.alloc( values.length * 2 );
+	values.forEach( ( value, index ) => bytes.writeUInt16LE( value, index * 2 ) );
+	return bytes;
+
+}
+
+function checkStream( stream ) {
+
+	const decoder = new StreamDecoder();
+	stream.frames.forEach( ( frame, index ) => {
+
+		const where = `${stream.name} frame ${index}`;
+		const message = fromBase64( frame.message );
+		if ( 'error' in frame.expect ) {
+
+			assert.throws( () => decoder.decode( message ), ( error ) => {
+
+				assert.equal( error.name, frame.expect.error, `${where}: error name (${error.message})` );
+				return true;
+
+			}, `${where}: expected ${frame.expect.error}` );
+			return;
+
+		}
+
+		const { header, codes, units } = decoder.decode( message );
+		assert.deepEqual( { ...header }, frame.expect.header, `${where}: header fields` );
+		assert.equal( units, frame.expect.units, `${where}: units` );
+		assert.ok( codes instanceof Uint16Array, `${where}: values are a Uint16Array` );
+		const bytes = littleEndianBytes( codes );
+		if ( 'values' in frame.expect ) {
+
+			assert.deepEqual( bytes, Buffer.from( frame.expect.values, 'base64' ), `${where}: values` );
+
+		}
+
+		assert.equal( createHash( 'sha256' ).update( bytes ).digest( 'hex' ), frame.expect.values_sha256, `${where}: values hash` );
+
+	} );
+
+}
+
+test( 'the lossless vectors hold full frames, small frames and every corrupt case', () => {
+
+	assert.equal( vectors.format_version, 1 );
+	const frames = vectors.streams.flatMap( ( s ) => s.frames );
+	assert.ok( frames.some( ( f ) => f.expect.units === 'raw' && f.expect.header.width === 640 ) );
+	assert.ok( frames.some( ( f ) => f.expect.units === 'mm' && f.expect.header.width === 640 ) );
+	assert.ok( frames.filter( ( f ) => f.expect.error === 'CorruptPayloadError' ).length >= 10 );
+
+} );
+
+for ( const stream of vectors.streams ) {
+
+	test( `decodes the "${stream.name}" stream as Python does: ${stream.description}`, () => {
+
+		checkStream( stream );
+
+	} );
+
+}

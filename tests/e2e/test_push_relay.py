@@ -1,0 +1,139 @@
+"""Push mode end to end: `python -m depthcam.relay` and `python -m depthcam.source push` as real
+processes on loopback, watched by WebSocket viewers in this process and by Chromium.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytest_twisted
+from twisted.internet import defer
+
+from tests.client.test_browser import CHROMIUM, CLIENT_DIR, browser  # noqa: F401 (a fixture)
+from tests.e2e.conftest import SOURCE_CONNECTED, source_connected, wait_until
+from tests.relay.clients import ClientTracker, RecordingViewer
+
+# Frames each of the three viewers must get in order (2 s at the source's 30 frames/s).
+FRAMES_PER_VIEWER = 60
+# So long that no keyframe falls due while this module runs: a joiner can only be caught up.
+LONG_KEYFRAME_INTERVAL_S = 600
+# A joiner that waited for a keyframe would wait LONG_KEYFRAME_INTERVAL_S; one caught up, no time.
+JOINER_FIRST_FRAME_WITHIN_S = 1.0
+# The issue's requirement: the source is back within this long of the relay listening again.
+RECONNECT_WITHIN_S = 5.0
+
+
+@pytest.fixture(scope="module")
+def live_stream(module_programs):
+    """A relay and a push source streaming the scene to its default stream; the relay's port."""
+    relay = module_programs.relay()
+    module_programs.push_source(relay.port, "--keyframe-interval", str(LONG_KEYFRAME_INTERVAL_S))
+    return relay.port
+
+
+@pytest_twisted.async_yield_fixture
+async def viewers(live_stream):
+    """A ClientTracker for WebSocket viewers of the live stream's relay; all closed afterwards."""
+    tracker = ClientTracker(live_stream)
+    yield tracker
+    await tracker.close_all()
+
+
+@pytest_twisted.ensureDeferred
+async def test_three_viewers_receive_every_pushed_frame_in_order(viewers):
+    """Three viewers of a pushed stream (on /ws and /view/default) decode every frame, in order, alike."""
+    watching = [
+        await viewers.connect(RecordingViewer, "/ws"),
+        await viewers.viewer(stream="default"),
+        await viewers.viewer(stream="default"),
+    ]
+    await defer.gatherResults([viewer.wait_for_frames(FRAMES_PER_VIEWER) for viewer in watching])
+    # Each joined after the stream's one keyframe: each starts with it, from the relay's cache.
+    assert len({viewer.sequences[0] for viewer in watching}) == 1
+    codes_by_sequence = {}
+    for viewer in watching:
+        assert not viewer.closed and viewer.errors == []
+        assert viewer.frames[0].header.is_keyframe
+        first = viewer.sequences[0]
+        assert viewer.sequences == list(range(first, first + len(viewer.frames)))
+        for frame in viewer.frames:
+            seen = codes_by_sequence.setdefault(frame.header.sequence, frame.codes)
+            np.testing.assert_array_equal(frame.codes, seen)
+
+
+@pytest_twisted.ensureDeferred
+async def test_viewer_joining_mid_stream_decodes_its_first_frame_at_once(viewers):
+    """A viewer joining long after the last keyframe gets it from the relay's cache and decodes at once."""
+    early = await viewers.viewer(stream="default")
+    await early.wait_for_frames(10)
+    joined_at = time.time()
+    late = await viewers.viewer(stream="default")
+    await late.wait_for_frames(1)
+    waited_s = time.time() - joined_at
+    assert waited_s < JOINER_FIRST_FRAME_WITHIN_S
+    first = late.frames[0].header
+    assert first.is_keyframe and late.errors == []
+    # Captured before the viewer joined: the cached keyframe, not a new one it waited for.
+    assert first.capture_time_us / 1e6 < joined_at
+    await late.wait_for_frames(20)
+    assert late.errors == []
+    assert late.sequences == list(range(first.sequence, first.sequence + len(late.frames)))
+
+
+def restart_relay_and_time_the_reconnect(programs, relay):
+    """SIGKILL ``relay``, start a new one on its port; seconds from it listening to the source being back."""
+    relay.kill()
+    assert not source_connected(relay.port)
+    restarted = programs.relay(relay.port)
+    listening_at = time.monotonic()
+    wait_until(lambda: source_connected(relay.port), 3 * RECONNECT_WITHIN_S, "the source to reconnect")
+    reconnect_s = time.monotonic() - listening_at
+    print(f"the source was back {reconnect_s:.2f} s after the restarted relay listened")
+    return restarted, reconnect_s
+
+
+def test_source_reconnects_within_5_s_of_a_killed_relay_restarting(programs):
+    """The relay is SIGKILLed and restarted on its port: the source publishes again within 5 s."""
+    relay = programs.relay()
+    source = programs.push_source(relay.port)
+    wait_until(lambda: source_connected(relay.port), 10, "the source on the relay's /stats")
+    restarted, reconnect_s = restart_relay_and_time_the_reconnect(programs, relay)
+    assert reconnect_s < RECONNECT_WITHIN_S, source.output()
+    source.wait_for(SOURCE_CONNECTED, count=2)
+    assert "disconnected from relay" in source.output()
+
+
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists() or not (CLIENT_DIR / "node_modules").is_dir(),
+    reason="needs Debian's chromium and client/node_modules (make test installs both)",
+)
+def test_browser_page_shows_frames_again_after_a_relay_restart_without_reloading(programs, browser):
+    """A page open on the relay says 'reconnecting' while it is down and draws frames again after, unreloaded."""
+    relay = programs.relay()
+    programs.push_source(relay.port)
+    page = browser.new_page(viewport={"width": 640, "height": 480})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"http://127.0.0.1:{relay.port}/")
+        page.wait_for_function("window.depthcam && window.depthcam.framesDrawn >= 5", timeout=30000)
+        # A reload would lose this.
+        page.evaluate("window.e2eBeforeRestart = true")
+
+        relay.kill()
+        page.wait_for_function("window.depthcam.connectionState === 'reconnecting'", timeout=10000)
+        drawn_while_down = page.evaluate("window.depthcam.framesDrawn")
+        _, reconnect_s = restart_relay_and_time_the_reconnect(programs, relay)
+        assert reconnect_s < RECONNECT_WITHIN_S
+
+        page.wait_for_function(
+            "window.depthcam.connectionState === 'open' && "
+            f"window.depthcam.framesDrawn >= {drawn_while_down + 10}",
+            timeout=20000,
+        )
+        assert page.evaluate("window.e2eBeforeRestart") is True
+        assert page.evaluate("window.depthcam.lastError") is None
+        assert not errors, errors
+    finally:
+        page.close()
