@@ -359,6 +359,34 @@ function codesToMillimetres( nearMm, farMm ) {
 
 }
 
+// codec/units.py: 1/z [1/m] = RAW_SLOPE_PER_M · raw + RAW_OFFSET_PER_M, in float32 as numpy computes it.
+const RAW_SLOPE_PER_M = - 0.0030711016;
+const RAW_OFFSET_PER_M = 3.3309495161;
+const RAW_NO_READING = 2047;
+const MAX_RAW_DEPTH_MM = 10000;
+
+/**
+ * The depth in millimetres of each Kinect raw disparity 0…2047 (what a lossless-raw frame carries):
+ * a Uint16Array of 2048, 0 for no reading. Matches codec/units.py's raw_to_mm bit for bit: float32
+ * steps (each double result rounded by Math.fround gives numpy's float32 result exactly), then
+ * rounding half to even.
+ */
+function rawToMillimetres() {
+
+	const f = Math.fround;
+	const limit = f( 1000 / MAX_RAW_DEPTH_MM );
+	const table = new Uint16Array( RAW_NO_READING + 1 );
+	for ( let raw = 0; raw < RAW_NO_READING; raw ++ ) {
+
+		const inverseM = f( f( raw * f( RAW_SLOPE_PER_M ) ) + f( RAW_OFFSET_PER_M ) );
+		table[ raw ] = inverseM > limit ? roundHalfToEven( f( 1000 / inverseM ) ) : 0;
+
+	}
+
+	return table;
+
+}
+
 function roundHalfToEven( value ) {
 
 	const floor = Math.floor( value );
@@ -368,4 +396,4 @@ function roundHalfToEven( value ) {
 
 }
 
-export { StreamDecoder, codesToMillimetres };
+export { StreamDecoder, codesToMillimetres, rawToMillimetres };

@@ -5,7 +5,7 @@ Each 2 x 2 block of the sensor frame gives the rounded mean of the readings on i
 round(z / step)`` with ``step = 2 · error_mm + 1``, so ``|q · step − z| ≤ error_mm``. The ``q`` frame
 then goes through the lossless body (palette, prediction from above, crumbs, zstd). Measured on the
 real recordings (bench/codec.py), prediction from the previous frame, even with hysteresis that
-keeps a pixel's ``q`` while it stays within the bound, gave 20–45 % more bytes than this: the
+keeps a pixel's ``q`` while it stays within the bound, gave 20–47 % more bytes than this: the
 sensor's noise moves the nearest surface between frames.
 """
 
@@ -31,7 +31,8 @@ MAX_DEPTH_MM = 65535
 def reduce_to_fine(depth_mm):
     """The 240 x 320 frame (uint16 mm, 0 = no reading) of a 480 x 640 one: nearest-surface 2 x 2 means."""
     # The four pixels of each block as four quarter-size views: elementwise work, no reshaped copy.
-    corners = [depth_mm[row::BLOCK, col::BLOCK].astype(np.float32) for row in range(BLOCK) for col in range(BLOCK)]
+    corners = [depth_mm[row::BLOCK, col::BLOCK].astype(np.float32)
+               for row in range(BLOCK) for col in range(BLOCK)]
     nearest = np.full(corners[0].shape, np.inf, np.float32)
     valid_count = np.zeros(corners[0].shape, np.int32)
     for corner in corners:

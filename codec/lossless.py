@@ -4,7 +4,7 @@ Kinect values (raw disparity, and millimetres converted from it) use a few hundr
 numbers, spread over 0…65535 with gaps that grow with depth. Coding each pixel as its index in the
 frame's sorted palette turns one disparity step into ±1 at every depth, and the pixel above
 predicts it best of the predictors whose decoding numpy vectorizes (see bench/codec.py):
-``2.0 → 1.2 bits a pixel`` on 7scenes-redkitchen against plain millimetre differences.
+about 2.0 → 1.3 bits a pixel on 7scenes-redkitchen against differences of the millimetres themselves.
 """
 
 import dataclasses

@@ -6,7 +6,8 @@ are held to the same bytes. The output is deterministic: rerunning it gives the 
 
 Layout: ``{"format_version", "dequantize": [{near_mm, far_mm, mm: [256 values]}],
 "streams": [{name, description, frames: [{message, expect}]}]}`` (``lossless.json`` has no
-``dequantize``; it holds the fine profile's vectors too). Each stream is fed in order to a fresh decoder; ``message`` is base64; ``expect``
+``dequantize`` but ``raw_to_mm``: units.raw_to_mm of raw 0…2047; it holds the fine profile's
+vectors too). Each stream is fed in order to a fresh decoder; ``message`` is base64; ``expect``
 is either ``{"error": "<error class name>"}`` or, for a classic frame, ``{"header": {...}, "codes":
 base64}``, and for a lossless or fine frame ``{"header", "units": "raw" | "mm", "values_sha256": hex
 of the values' (fine: the depth's) little-endian uint16 bytes}``, plus ``"values"`` (base64 of those bytes) for small frames.
@@ -236,7 +237,8 @@ def build_lossless_vectors():
         _stream("lossless-then-classic-delta", "a classic delta does not follow a lossless frame",
                 [good, _patched(_classic_delta(), 8, "<I", 1)]),
     ]
-    return {"format_version": FORMAT_VERSION, "streams": streams}
+    raw_to_mm_table = raw_to_mm(np.arange(2048, dtype=np.uint16)).tolist()
+    return {"format_version": FORMAT_VERSION, "raw_to_mm": raw_to_mm_table, "streams": streams}
 
 
 def fine_message(levels, step_mm=fine.step_for(fine.FineEncoder.ERROR_MM), body=None):

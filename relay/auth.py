@@ -18,21 +18,14 @@ browser can send any Origin anyway.
 
 import hmac
 import os
-import string
 from pathlib import Path
 from urllib.parse import urlsplit
 
-TOKEN_ENV_VAR = "DEPTHCAM_RELAY_TOKEN"
-# Short enough to type, long enough not to guess (e.g. `openssl rand -hex 16` gives 32).
-MIN_TOKEN_CHARS = 16
-_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation)
+from depthcam.codec.publishing import TOKEN_ENV_VAR, TokenConfigError, choose_token
 
+__all__ = ["TOKEN_ENV_VAR", "TokenConfigError", "AuthError", "BearerTokenCheck", "OriginPolicy", "load_token"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class TokenConfigError(Exception):
-    """No usable publish token was configured."""
 
 
 class AuthError(Exception):
@@ -45,31 +38,15 @@ class AuthError(Exception):
 
 
 def load_token(token_file=None, environ=None):
-    """The publish token: the contents of ``token_file`` if given, else ``$DEPTHCAM_RELAY_TOKEN``.
-
-    Surrounding whitespace (a trailing newline) is stripped. Raises TokenConfigError when there is
-    none, or when it is shorter than MIN_TOKEN_CHARS or holds characters other than printable ASCII.
-    """
-    environ = os.environ if environ is None else environ
-    if token_file is not None:
-        try:
-            token = Path(token_file).read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TokenConfigError(f"cannot read the token file {token_file}: {exc}") from exc
-        origin = f"token file {token_file}"
-    elif environ.get(TOKEN_ENV_VAR):
-        token = environ[TOKEN_ENV_VAR].strip()
-        origin = f"${TOKEN_ENV_VAR}"
-    else:
-        raise TokenConfigError(
-            f"no publish token: pass --token-file PATH or set {TOKEN_ENV_VAR} "
-            f"(e.g. `openssl rand -hex 16`)"
-        )
-    if len(token) < MIN_TOKEN_CHARS:
-        raise TokenConfigError(f"the token in {origin} is shorter than {MIN_TOKEN_CHARS} characters")
-    if not set(token) <= _TOKEN_CHARS:
-        raise TokenConfigError(f"the token in {origin} holds characters other than printable ASCII")
-    return token
+    """The publish token from ``token_file`` if given, else ``$DEPTHCAM_RELAY_TOKEN`` (see
+    ``depthcam.codec.publishing.choose_token`` for its rules); raises TokenConfigError."""
+    if token_file is None:
+        return choose_token(environ=os.environ if environ is None else environ)
+    try:
+        text = Path(token_file).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TokenConfigError(f"cannot read the token file {token_file}: {exc}") from exc
+    return choose_token(text, token_file)
 
 
 class BearerTokenCheck:

@@ -18,7 +18,7 @@ import enum
 
 from autobahn.util import encode_truncate
 
-from depthcam.codec import control
+from depthcam.codec import control, publishing
 
 # RFC 6455 allows close reasons of at most 123 bytes.
 MAX_CLOSE_REASON_BYTES = 123
@@ -31,7 +31,7 @@ class RelayCloseCode(enum.IntEnum):
     UNSUPPORTED_DATA = control.CLOSE_UNSUPPORTED_DATA
     POLICY_VIOLATION = control.CLOSE_POLICY_VIOLATION
     MESSAGE_TOO_BIG = 1009
-    SOURCE_REPLACED = 4001
+    SOURCE_REPLACED = publishing.CLOSE_SOURCE_REPLACED
 
 
 def close_with(protocol, code, reason):

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from depthcam.codec.header import HEADER_SIZE, MAX_PAYLOAD_BYTES
+from depthcam.codec.publishing import DEFAULT_STREAM
 from depthcam.relay.fanout import Fanout
 from depthcam.relay.registry import StreamRegistry
 
 DEFAULT_PORT = 9000
-DEFAULT_STREAM = "default"
 # The browser client sits beside the relay in the repository.
 DEFAULT_CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 # The largest frame FORMAT.md allows; Autobahn closes a source that sends more with 1009.

@@ -20,22 +20,16 @@ stream name take turns, each time one of them reconnects; a push client should t
 "someone else publishes here" and not reconnect at once.)
 """
 
-import re
 
 from twisted.logger import Logger
 
 from depthcam.codec.errors import FrameFormatError
 from depthcam.codec.header import parse_header
+from depthcam.codec.publishing import STREAM_NAME, is_valid_stream_name  # noqa: F401 (re-exported)
 from depthcam.relay.fanout import Fanout
 from depthcam.relay.stats import RateMeter
 from depthcam.relay.stream import StreamCache, StreamFrame
 
-STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def is_valid_stream_name(name):
-    """Whether ``name`` (str) may name a stream."""
-    return STREAM_NAME.fullmatch(name) is not None
 
 
 class RelayFullError(Exception):

@@ -30,13 +30,11 @@ from twisted.logger import (
 
 from depthcam.codec import ClassicEncoder, LegacyEncoder
 from depthcam.codec.reduction import Reduction
-from depthcam.relay.auth import TOKEN_ENV_VAR, TokenConfigError, load_token
-from depthcam.relay.config import DEFAULT_STREAM
-from depthcam.relay.registry import is_valid_stream_name
+from depthcam.codec.publishing import DEFAULT_STREAM, TOKEN_ENV_VAR, TokenConfigError, is_valid_stream_name
 from depthcam.source.direct import ViewerFactory, build_site
 from depthcam.source.frames import SourceEnded
 from depthcam.source.pump import FramePump
-from depthcam.source.push import PushFactory, RelaySink
+from depthcam.source.push import PushFactory, RelaySink, read_token
 from depthcam.source.scene import SceneSource, SyntheticScene
 
 log = Logger(namespace="depthcam.source")
@@ -279,7 +277,7 @@ def push(config, reactor):
 
     Raises ``TokenConfigError`` when no usable token is configured, before anything starts.
     """
-    token = load_token(config.token_file)
+    token = read_token(config.token_file)
     source = DEVICES[config.device.kind](config.device, config, reactor)
     encoder = make_encoder(config)
     sink = RelaySink(encoder)

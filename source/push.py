@@ -40,6 +40,8 @@ Policies, each a class attribute that tests (or a subclass) may override:
   sending resumes with that keyframe, so the relay never receives a broken delta chain.
 """
 
+import os
+
 import txaio
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
 from twisted.internet import defer
@@ -47,8 +49,7 @@ from twisted.internet.protocol import ReconnectingClientFactory
 from twisted.logger import Logger
 
 from depthcam.codec.header import parse_header
-from depthcam.relay.auth import TOKEN_ENV_VAR
-from depthcam.relay.closecodes import RelayCloseCode
+from depthcam.codec.publishing import CLOSE_SOURCE_REPLACED, TOKEN_ENV_VAR, TokenConfigError, choose_token
 from depthcam.source.direct import unsent_bytes
 
 # Handshake answers that mean "this token may not publish here" (relay/auth.py).
@@ -58,6 +59,17 @@ CLOSE_NORMAL = 1000
 
 log = Logger()
 
+
+def read_token(token_file=None, environ=None):
+    """The publish token from ``token_file`` (a Path) if given, else ``$DEPTHCAM_RELAY_TOKEN``.
+
+    The token's rules are the relay's (``depthcam.codec.publishing``); raises TokenConfigError.
+    """
+    try:
+        text = token_file.read_text(encoding="ascii") if token_file is not None else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TokenConfigError(f"cannot read the token file {token_file}: {exc}") from exc
+    return choose_token(text, token_file, os.environ if environ is None else environ)
 
 class RelaySink:
     """Sends the pump's frames to the open relay connection, if any (see the module docstring).
@@ -255,7 +267,7 @@ class PushFactory(WebSocketClientFactory, ReconnectingClientFactory):
                 log.info("disconnected from relay {url} ({code})", url=self.url, code=code)
             return
         status = connection.handshake_status()
-        if code == RelayCloseCode.SOURCE_REPLACED:
+        if code == CLOSE_SOURCE_REPLACED:
             self.delay = self.maxDelay
             log.warn(
                 "relay {url}: another source took this stream over (4001); trying again in "

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { StreamDecoder } from '../../client/decoder.js';
+import { StreamDecoder, rawToMillimetres } from '../../client/decoder.js';
 
 const VECTORS_URL = new URL( '../vectors/lossless.json', import.meta.url );
 const vectors = JSON.parse( readFileSync( VECTORS_URL, 'utf8' ) );
@@ -84,3 +84,11 @@ for ( const stream of vectors.streams ) {
 	} );
 
 }
+
+test( 'rawToMillimetres equals units.raw_to_mm for every raw disparity', () => {
+
+	const table = rawToMillimetres();
+	assert.ok( table instanceof Uint16Array );
+	assert.deepEqual( Array.from( table ), vectors.raw_to_mm );
+
+} );

@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 from depthcam.codec import ClassicEncoder, StreamDecoder
 from depthcam.codec.header import parse_header
 from depthcam.codec.vectors import synthetic_frames
-from depthcam.relay.auth import TOKEN_ENV_VAR, TokenConfigError
+from depthcam.codec.publishing import TOKEN_ENV_VAR, TokenConfigError
 from depthcam.relay.closecodes import RelayCloseCode
 from depthcam.source.__main__ import SourceConfig, parse_config, push
 from depthcam.source.push import PushFactory, RelaySink
@@ -25,6 +25,10 @@ TEST_MAX_DELAY_S = 0.3
 FPS = 30
 # So long that every keyframe in a test is one the push asked for (on each connect).
 NO_INTERVAL_KEYFRAME_S = 1000
+# Refusals to see before judging how they are spaced and logged.
+REFUSALS_OBSERVED = 4
+# Timer slack: a reconnect due after the backoff may come this much later on a loaded machine.
+RECONNECT_SLACK_S = 1.0
 
 # Push URLs as typed, and the relay address each one means.
 PUSH_URLS = [
@@ -208,6 +212,7 @@ class LogCapture:
 
 @pytest.fixture
 def log_capture():
+    """A LogCapture of every log event during the test."""
     capture = LogCapture()
     globalLogPublisher.addObserver(capture)
     yield capture
@@ -269,16 +274,16 @@ async def test_wrong_token_is_refused_logged_once_and_retried_every_max_delay(
     relay = start_relay()
     viewer = await relay.clients.viewer(stream="default")
     start_push(relay, token="wrong-token-0123456789")
-    await log_capture.wait_for_line("refused (403)", count=4)
+    await log_capture.wait_for_line("refused (403)", count=REFUSALS_OBSERVED)
     lines = log_capture.lines("relay refused the token")
     assert len(lines) == 1
     assert "check --token-file / DEPTHCAM_RELAY_TOKEN" in lines[0]
     refusals = log_capture.times("refused (403)")
     gaps = [later - earlier for earlier, later in zip(refusals, refusals[1:])]
-    assert min(gaps) >= TEST_MAX_DELAY_S * 0.9, gaps
+    assert min(gaps) >= TEST_MAX_DELAY_S, gaps
     assert relay.stream("default").publisher is None
     assert viewer.frames == [] and not viewer.closed
-    assert relay.registry.sources_refused >= 4
+    assert relay.registry.sources_refused >= REFUSALS_OBSERVED
 
 
 @pytest_twisted.ensureDeferred
@@ -304,7 +309,7 @@ async def test_source_reconnects_when_the_relay_comes_back_and_restarts_with_a_k
     relay.listening_port = reactor.listenTCP(port, relay.relay.site, interface="127.0.0.1")
     listening_at = reactor.seconds()
     await log_capture.wait_for_line("connected to relay", count=2)
-    assert log_capture.times("connected to relay")[1] - listening_at < TEST_MAX_DELAY_S + 1.0
+    assert log_capture.times("connected to relay")[1] - listening_at < TEST_MAX_DELAY_S + RECONNECT_SLACK_S
 
     after = await relay.clients.viewer(stream="default")
     await after.wait_for_frames(5)
