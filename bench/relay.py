@@ -286,9 +286,13 @@ class PythonRelay:
     def flags(self):
         """The flags ``--help`` lists, so the bench passes only the ones this relay has."""
         if self._flags is None:
-            help_text = subprocess.run(
+            completed = subprocess.run(
                 self.command + ["--help"], capture_output=True, text=True, cwd=REPO_DIR, timeout=30,
-            ).stdout
+            )
+            if completed.returncode != 0:
+                raise BenchError(f"{' '.join(self.command)} --help failed ({completed.returncode}):\n"
+                                 f"{completed.stderr[-2000:]}")
+            help_text = completed.stdout
             self._flags = {word.rstrip(",=") for word in help_text.split() if word.startswith("--")}
         return self._flags
 
@@ -411,6 +415,9 @@ def measure(relay, viewers, options, frames_file, work_dir, log_dir):
             connected = loadgen.wait_for_event("connected", CONNECT_TIMEOUT_S)
             result.connected += connected["opened"]
             result.details.setdefault("connect", []).append(connected)
+            if connected["failed"]:
+                print(f"  {relay.name:6} K={viewers:<5} {connected['failed']} viewers not connected: "
+                      f"{connected['errors']}", file=sys.stderr, flush=True)
 
         time.sleep(options.warmup)  # catch-up frames and the ramp's backlog drain here
         for child in children:

@@ -28,7 +28,7 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
-from depthcam.codec import ClassicEncoder, LegacyEncoder
+from depthcam.codec import LegacyEncoder, profiles
 from depthcam.codec.reduction import Reduction
 from depthcam.codec.publishing import DEFAULT_STREAM, TOKEN_ENV_VAR, TokenConfigError, is_valid_stream_name
 from depthcam.source.direct import ViewerFactory, build_site
@@ -77,6 +77,8 @@ class SourceConfig:
     near_mm: int = 500
     far_mm: int = 8000
     reduction: Reduction = Reduction.NEAREST_SURFACE
+    profile: str = "classic"
+    error_mm: float | None = None  # fine profile's bound; None: FineEncoder.ERROR_MM
     wire: Wire = Wire.CLASSIC
     device: DeviceSpec = DeviceSpec("scene")
     scene_seed: int = 0
@@ -161,11 +163,12 @@ def parse_device(text):
 
 
 def make_encoder(config):
-    """The encoder for ``config.wire``."""
+    """The encoder for ``config.wire`` and ``config.profile``."""
     if config.wire is Wire.LEGACY:
         return LegacyEncoder(config.keyframe_interval_frames)
-    return ClassicEncoder(
-        config.keyframe_interval_frames, config.near_mm, config.far_mm, config.reduction
+    return profiles.make_encoder(
+        config.profile, keyframe_interval=config.keyframe_interval_frames, near_mm=config.near_mm,
+        far_mm=config.far_mm, reduction=config.reduction, error_mm=config.error_mm,
     )
 
 
@@ -181,9 +184,10 @@ def start_pump(config, source, encoder, sink, reactor):
     """The FramePump from ``source`` through ``encoder`` to ``sink``, started; the same in both modes."""
     pump = FramePump(source, encoder, [sink], fps=config.fps, clock=reactor)
     pump.start().addErrback(log_pump_failure)
-    log.info("{command}: {device} at {fps} frames/s, {wire} wire, keyframe every {frames} frames",
+    log.info("{command}: {device} at {fps} frames/s, {wire} wire, {profile} profile, "
+             "keyframe every {frames} frames",
              command=config.command, device=str(config.device), fps=config.fps,
-             wire=config.wire.value, frames=config.keyframe_interval_frames)
+             wire=config.wire.value, profile=config.profile, frames=config.keyframe_interval_frames)
     return pump
 
 
@@ -354,6 +358,14 @@ def build_parser():
                         choices=list(Reduction), metavar="{subsample,nearest-surface}",
                         help="how each 4 x 4 block of sensor pixels becomes one sent pixel "
                              "(default: nearest-surface; classic wire)")
+    parser.add_argument("--profile", choices=profiles.PROFILE_NAMES, default=SourceConfig.profile,
+                        help="codec profile (codec/FORMAT.md): classic = 160 x 120 one-byte codes, "
+                             "about 30-110 KB/s; lossless = 640 x 480, the sensor's exact values, "
+                             "about 1.3 MB/s; fine = 320 x 240 within --error-mm, about 400 KB/s "
+                             "(default: %(default)s)")
+    parser.add_argument("--error-mm", type=positive_float, default=SourceConfig.error_mm,
+                        help="largest depth error of the fine profile, in millimetres "
+                             "(default: 10)")
     parser.add_argument("--wire", type=Wire, default=SourceConfig.wire, choices=list(Wire),
                         metavar="{classic,legacy}",
                         help="wire format: classic (FORMAT.md) or legacy (the 2012 client's) "
@@ -453,6 +465,8 @@ def parse_config(argv=None):
         near_mm=args.near_mm,
         far_mm=args.far_mm,
         reduction=args.reduction,
+        profile=args.profile,
+        error_mm=args.error_mm,
         wire=args.wire,
         device=args.device,
         scene_seed=args.scene_seed,

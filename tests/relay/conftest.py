@@ -22,9 +22,9 @@ KEYFRAME_INTERVAL = 10
 class EncodedStream:
     """Wire frames of one encoder run, encoded on demand and kept; with their expected codes."""
 
-    def __init__(self, make_frame):
+    def __init__(self, make_frame, encoder=None):
         self._make_frame = make_frame
-        self._encoder = ClassicEncoder(keyframe_interval=KEYFRAME_INTERVAL)
+        self._encoder = encoder or ClassicEncoder(keyframe_interval=KEYFRAME_INTERVAL)
         self._decoder = StreamDecoder()
         self.messages = []
         self.codes = []  # by sequence: what a correct decoder shows for that frame

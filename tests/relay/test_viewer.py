@@ -3,13 +3,16 @@
 import json
 
 import numpy as np
+import pytest
 import pytest_twisted
 from twisted.internet import defer
 
+from depthcam.codec import profiles
+from depthcam.codec.vectors import synthetic_frames
 from depthcam.codec.control import CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA
 from depthcam.relay.fanout import ViewerState
 from tests.relay.clients import RecordingViewer
-from tests.relay.conftest import KEYFRAME_INTERVAL, TOKEN
+from tests.relay.conftest import KEYFRAME_INTERVAL, TOKEN, EncodedStream
 
 
 def assert_decoded_correctly(viewer, stream):
@@ -209,3 +212,24 @@ async def test_origins_outside_the_allowed_list_are_refused(start_relay):
     assert await status("/view/s", [("Origin", "https://depth.example.org:443")]) == 101
     assert await status("/view/s", [("Origin", "HTTPS://Depth.Example.org")]) == 101
     assert await status("/view/s") == 101
+
+
+@pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)
+@pytest_twisted.ensureDeferred
+async def test_relay_carries_every_profile(start_relay, profile):
+    """Frames of every codec profile pass through unread: viewers decode them exactly, late joiners at once."""
+    frames = synthetic_frames(6)
+    encoder = profiles.make_encoder(profile, keyframe_interval=KEYFRAME_INTERVAL)
+    stream = EncodedStream(lambda index: frames[index % len(frames)], encoder)
+    relay = start_relay()
+    viewer = await relay.clients.viewer()
+    source = await relay.clients.source(token=TOKEN)
+    await publish(source, [viewer], stream.first(4))
+    assert viewer.sequences == [0, 1, 2, 3]
+    late = await relay.clients.viewer()
+    await late.wait_for(lambda v: v.sequences[-1:] == [3])
+    assert late.frames[0].header.is_keyframe
+    for watcher in (viewer, late):
+        assert_decoded_correctly(watcher, stream)
+        assert {frame.header.profile.name.lower().replace("_", "-") for frame in watcher.frames} <= {
+            profile, f"{profile}-raw"}
