@@ -195,9 +195,13 @@ class Child:
 
     def cpu_seconds(self):
         """utime + stime of the process so far, from /proc/<pid>/stat."""
+        return sum(self.user_system_seconds())
+
+    def user_system_seconds(self):
+        """(utime, stime) of the process so far: fields 14 and 15 of /proc/<pid>/stat (proc(5))."""
         with open(f"/proc/{self.process.pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S  # fields 14 and 15 of stat(5)
+        return int(fields[11]) / CLOCK_TICKS_PER_S, int(fields[12]) / CLOCK_TICKS_PER_S
 
     def alive(self):
         return self.process.poll() is None
@@ -425,14 +429,16 @@ def measure(relay, viewers, options, frames_file, work_dir, log_dir):
                 raise BenchError(f"{child.name} exited ({child.process.returncode})\n{child.log_tail()}")
 
         started = time.monotonic()
-        cpu_before = {child.name: child.cpu_seconds() for child in children}
+        split_before = {child.name: child.user_system_seconds() for child in children}
+        cpu_before = {name: sum(split) for name, split in split_before.items()}
         machine_before = machine_busy_seconds()
         for loadgen in loadgens:
             loadgen.send_line("start")
         time.sleep(options.duration)
         for loadgen in loadgens:
             loadgen.send_line("stop")
-        cpu_after = {child.name: child.cpu_seconds() for child in children}
+        split_after = {child.name: child.user_system_seconds() for child in children}
+        cpu_after = {name: sum(split) for name, split in split_after.items()}
         machine_after = machine_busy_seconds()
         window_s = time.monotonic() - started
 
@@ -440,6 +446,11 @@ def measure(relay, viewers, options, frames_file, work_dir, log_dir):
             return 100 * sum(cpu_after[n] - cpu_before[n] for n in names) / window_s
 
         result.relay_cpu = cpu_percent(["relay"])
+        result.details["cpu_user_system_percent"] = {
+            name: [round(100 * (after - before) / window_s, 1)
+                   for before, after in zip(split_before[name], split_after[name])]
+            for name in split_after
+        }
         result.publisher_cpu = cpu_percent(["publisher"])
         result.loadgen_cpu = cpu_percent([loadgen.name for loadgen in loadgens])
         # Whatever else ran on the machine meanwhile (other people's tests, say) took CPU from the relay.
@@ -557,7 +568,7 @@ def parse_args(argv):
     parser.add_argument("--log-dir", type=Path,
                         help="keep each child's stderr here, one folder per run (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="also write every run's numbers to this JSON file")
-    parser.add_argument("--verbose", action="store_true", help="print each run's connect report, errors and /stats")
+    parser.add_argument("--verbose", action="store_true", help="print each run's connect report, errors, user/system CPU split and /stats")
     parser.add_argument("--publish-to", help=argparse.SUPPRESS)
     parser.add_argument("--frames-file", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -1,26 +1,39 @@
 // PointCloud: a decoded depth frame as a three.js Points object, in metres, coloured by depth.
 //
 // Each pixel (u, v) with depth z is unprojected through the depth camera's intrinsics, so the cloud
-// is the room at its true size and shape (the 2012 client drew a fixed grid instead). The sensor
-// sits at the origin looking down −Z, +Y up: x = (u − cx)·z/fx, y = −(v − cy)·z/fy, z = −z.
+// is the room at its true size and shape: x = (u − cx)·z/fx, y = −(v − cy)·z/fy, z = −z (the sensor
+// at the origin looking down −Z, +Y up). Every profile is drawn: classic codes and raw disparity go
+// through a table to metres, millimetres are scaled.
 //
-// Pixels with no reading are left out by packing the visible points at the front of the buffers and
-// drawing only those (drawRange): no discard, NaN or zero-size tricks, so it draws the same in
-// WebGL 1, WebGL 2 and SwiftShader, and keeps PointsMaterial's fog and vertex colours.
+// The unprojection runs on the GPU (pointCloudShader.js): the frame's samples are uploaded as they
+// come from the decoder into an integer texture, and the only vertex attribute is a fixed grid of
+// pixel indices, allocated once per frame size. Measured in headless Chromium at 640 × 480 with
+// bench/browser_render.py (main thread, median / p95 ms a frame): update 0.8 / 1.2 and render call
+// 0.3 / 0.6, against 2.8 / 15.5 and 0.6 / 13.0 for writing a position and a colour array in JS and
+// uploading those (3.7 MB a frame, not 0.6). JS still makes one pass over the samples, for the
+// points' count and centre that the HUD and the follow camera need.
 
 import {
 	BufferAttribute,
 	BufferGeometry,
 	Color,
-	DynamicDrawUsage,
+	DataTexture,
+	FloatType,
+	NearestFilter,
 	Points,
-	PointsMaterial,
+	RedFormat,
+	RedIntegerFormat,
+	ShaderMaterial,
+	UniformsLib,
+	UniformsUtils,
+	UnsignedByteType,
+	UnsignedShortType,
+	Vector2,
 	Vector3,
 } from 'three';
 
-import { codesToMillimetres } from './decoder.js';
-
-const NO_READING_CODE = 255;
+import { codesToMillimetres, rawToMillimetres } from './decoder.js';
+import { fragmentShader, vertexShader } from './pointCloudShader.js';
 
 // Kinect v1 depth camera at 640 × 480 (the usual published calibration: OpenKinect, Burrus).
 const KINECT_DEPTH_INTRINSICS = Object.freeze( {
@@ -41,17 +54,54 @@ const RAMP_STOPS = [
 	[ 1.00, new Color( '#4852db' ) ],
 ];
 
+const METRES_PER_MM = 0.001;
+const MM_VALUES = 65536; // a u16 millimetre sample takes this many values
+
+// The tables from a sample to metres (0 = no reading), made when first needed: raw disparity has
+// one, the same for every stream; millimetres have one for the JS pass (the shader just scales).
+let metresByRaw = null;
+let metresByMm = null;
+
+function tableInMetres( millimetres ) {
+
+	return Float32Array.from( millimetres, ( mm ) => mm * METRES_PER_MM );
+
+}
+
+const _drawingBufferSize = new Vector2();
+
 class PointCloud extends Points {
 
 	constructor() {
 
-		const material = new PointsMaterial( { vertexColors: true, sizeAttenuation: true } );
+		const uniforms = UniformsUtils.merge( [ UniformsLib.fog, {
+			depthMap: { value: null },
+			metresByValue: { value: null },
+			useLookup: { value: false },
+			metresPerValue: { value: METRES_PER_MM },
+			focal: { value: new Vector2( 1, 1 ) },
+			principal: { value: new Vector2() },
+			size: { value: 1 },
+			scale: { value: 1 },
+			minSize: { value: 1 },
+			colourNear: { value: 0 },
+			colourFar: { value: 1 },
+			rampColours: { value: RAMP_STOPS.map( ( [ , colour ] ) => colour.clone() ) },
+			rampStops: { value: RAMP_STOPS.map( ( [ stop ] ) => stop ) },
+		} ] );
+		const material = new ShaderMaterial( { uniforms, vertexShader, fragmentShader, fog: true } );
 		super( new BufferGeometry(), material );
 
 		/** Depth camera intrinsics at their native size (px); frames are scaled from it. */
 		this.intrinsics = KINECT_DEPTH_INTRINSICS;
 		/** A point's size as a multiple of its pixel's footprint; above 1 closes the gaps. Default 2.5. */
 		this.pointScale = 2.5;
+		/**
+		 * The smallest a point is drawn, drawing-buffer pixels: at 640 × 480 a pixel's footprint is
+		 * under a screen pixel from across the room, and depth noise seen from the side opens holes
+		 * between such points. Default 2.
+		 */
+		this.minPointSize = 2;
 		/** Depth given the ramp's first colour, metres. Default 0.5. */
 		this.colourNear = 0.5;
 		/** Depth given the ramp's last colour (and beyond), metres. Default 4.5. */
@@ -67,92 +117,49 @@ class PointCloud extends Points {
 
 		this._width = 0;
 		this._height = 0;
-		this._nearMm = 0;
-		this._farMm = 0;
+		this._sampleType = null; // the typed array class of the frames the depth texture holds
+		this._depthTexture = null;
+		this._lookupTexture = null;
+		this._valueKey = ''; // units, near_mm, far_mm of the table in use
+		this._metresByValue = null; // sample → metres for the JS pass
 		this._fx = 1;
 		this._fy = 1;
 		this._cx = 0;
 		this._cy = 0;
 		this._xPerMetre = null; // per column: (u − cx) / fx
 		this._yPerMetre = null; // per row: −(v − cy) / fy
-		this._metresByCode = new Float32Array( NO_READING_CODE + 1 );
-		this._colourByCode = new Uint8Array( ( NO_READING_CODE + 1 ) * 3 );
-
-		// A point of world size s at distance d gets s·(scale/d) pixels from PointsMaterial; making
-		// s proportional to the point's own depth (its pixel's footprint) sizes points as the sensor
-		// saw them, whatever their distance. -position.z is that depth in the cloud's frame.
-		material.onBeforeCompile = ( shader ) => {
-
-			shader.vertexShader = shader.vertexShader.replace(
-				'gl_PointSize = size;',
-				'gl_PointSize = size * max( - position.z, 0.0 );'
-			);
-
-		};
-
-		material.customProgramCacheKey = () => 'depthcam-point-cloud';
 
 	}
 
 	/**
-	 * Replace the points with a decoded frame: its header (width, height, near_mm, far_mm) and its
-	 * codes (Uint8Array, width × height, 255 = no reading). Buffers are reused while the size holds.
+	 * Replace the points with a decoded frame (StreamDecoder.decode's fields): its header (width,
+	 * height, near_mm, far_mm), its samples (width × height, row-major) and their units: null for
+	 * classic codes (Uint8Array, 255 = no reading), 'raw' for Kinect disparity (Uint16Array, 2047 =
+	 * no reading), 'mm' for millimetres (Uint16Array, 0 = no reading). The samples are uploaded as
+	 * they are, at the next render: don't change them afterwards.
 	 */
-	update( header, codes ) {
+	update( header, codes, units = null ) {
 
-		if ( header.width !== this._width || header.height !== this._height ) this._allocate( header.width, header.height );
-		if ( header.near_mm !== this._nearMm || header.far_mm !== this._farMm ) this._tabulate( header.near_mm, header.far_mm );
+		if ( header.width !== this._width || header.height !== this._height || codes.constructor !== this._sampleType ) {
 
-		const positionAttribute = this.geometry.getAttribute( 'position' );
-		const colourAttribute = this.geometry.getAttribute( 'color' );
-		const positions = positionAttribute.array;
-		const colours = colourAttribute.array;
-		const metresByCode = this._metresByCode;
-		const colourByCode = this._colourByCode;
-		const xPerMetre = this._xPerMetre;
-		const yPerMetre = this._yPerMetre;
-		const width = this._width;
-		const height = this._height;
-
-		let count = 0;
-		let sumX = 0, sumY = 0, sumZ = 0;
-		for ( let v = 0, pixel = 0; v < height; v ++ ) {
-
-			const yFactor = yPerMetre[ v ];
-			for ( let u = 0; u < width; u ++, pixel ++ ) {
-
-				const code = codes[ pixel ];
-				if ( code === NO_READING_CODE ) continue;
-				const z = metresByCode[ code ];
-				const x = xPerMetre[ u ] * z;
-				const y = yFactor * z;
-				const item = count * 3;
-				positions[ item ] = x;
-				positions[ item + 1 ] = y;
-				positions[ item + 2 ] = - z;
-				const colour = code * 3;
-				colours[ item ] = colourByCode[ colour ];
-				colours[ item + 1 ] = colourByCode[ colour + 1 ];
-				colours[ item + 2 ] = colourByCode[ colour + 2 ];
-				sumX += x;
-				sumY += y;
-				sumZ -= z;
-				count ++;
-
-			}
+			this._allocate( header.width, header.height, codes.constructor );
 
 		}
 
-		this.visibleCount = count;
-		if ( count > 0 ) this.centre.set( sumX / count, sumY / count, sumZ / count );
-		this.geometry.setDrawRange( 0, count );
-		for ( const attribute of [ positionAttribute, colourAttribute ] ) {
+		const valueKey = `${units} ${header.near_mm} ${header.far_mm}`;
+		if ( valueKey !== this._valueKey ) this._tabulate( units, header.near_mm, header.far_mm, valueKey );
 
-			attribute.clearUpdateRanges();
-			attribute.addUpdateRange( 0, Math.max( count, 1 ) * 3 );
-			attribute.needsUpdate = true;
+		const texture = this._depthTexture;
+		texture.image.data = codes;
+		texture.needsUpdate = true;
 
-		}
+		const uniforms = this.material.uniforms;
+		uniforms.colourNear.value = this.colourNear;
+		uniforms.colourFar.value = this.colourFar;
+		uniforms.size.value = this.pointScale / this._fx;
+		uniforms.minSize.value = this.minPointSize;
+
+		this._measure( codes );
 
 	}
 
@@ -169,25 +176,90 @@ class PointCloud extends Points {
 
 	}
 
-	/** Free the GPU buffers and the material. */
+	onBeforeRender( renderer ) {
+
+		// PointsMaterial's own attenuation scale: half the drawing buffer's height, in pixels.
+		this.material.uniforms.scale.value = renderer.getDrawingBufferSize( _drawingBufferSize ).y / 2;
+
+	}
+
+	/** Free the GPU buffers, textures and the material. */
 	dispose() {
 
 		this.geometry.dispose();
 		this.material.dispose();
+		if ( this._depthTexture ) this._depthTexture.dispose();
+		if ( this._lookupTexture ) this._lookupTexture.dispose();
+		this._depthTexture = null;
+		this._lookupTexture = null;
 
 	}
 
-	_allocate( width, height ) {
+	// One pass over the samples: how many have a reading, and where their mean lies.
+	_measure( codes ) {
+
+		const metresByValue = this._metresByValue;
+		const xPerMetre = this._xPerMetre;
+		const yPerMetre = this._yPerMetre;
+		const width = this._width;
+		const height = this._height;
+		let count = 0;
+		let sumX = 0, sumY = 0, sumZ = 0;
+		for ( let v = 0, pixel = 0; v < height; v ++ ) {
+
+			let rowX = 0, rowZ = 0;
+			for ( let u = 0; u < width; u ++, pixel ++ ) {
+
+				const z = metresByValue[ codes[ pixel ] ];
+				if ( ! ( z > 0 ) ) continue; // 0: no reading; undefined: a value beyond the table
+				rowX += xPerMetre[ u ] * z;
+				rowZ += z;
+				count ++;
+
+			}
+
+			sumX += rowX;
+			sumY += yPerMetre[ v ] * rowZ;
+			sumZ -= rowZ;
+
+		}
+
+		this.visibleCount = count;
+		if ( count > 0 ) this.centre.set( sumX / count, sumY / count, sumZ / count );
+
+	}
+
+	_allocate( width, height, sampleType ) {
 
 		this._width = width;
 		this._height = height;
-		const pixels = width * height;
+		this._sampleType = sampleType;
+
+		// The grid of pixel indices (u, v): the one vertex attribute, the same for every frame.
+		const grid = new Uint16Array( width * height * 2 );
+		for ( let v = 0, item = 0; v < height; v ++ ) {
+
+			for ( let u = 0; u < width; u ++, item += 2 ) {
+
+				grid[ item ] = u;
+				grid[ item + 1 ] = v;
+
+			}
+
+		}
+
 		const geometry = new BufferGeometry();
-		geometry.setAttribute( 'position', new BufferAttribute( new Float32Array( pixels * 3 ), 3 ).setUsage( DynamicDrawUsage ) );
-		geometry.setAttribute( 'color', new BufferAttribute( new Uint8Array( pixels * 3 ), 3, true ).setUsage( DynamicDrawUsage ) );
-		geometry.setDrawRange( 0, 0 );
+		geometry.setAttribute( 'position', new BufferAttribute( grid, 2 ) );
 		this.geometry.dispose();
 		this.geometry = geometry;
+
+		// An integer texture holds the samples exactly, with no conversion in JS.
+		const type = sampleType === Uint8Array ? UnsignedByteType : UnsignedShortType;
+		const texture = new DataTexture( new sampleType( width * height ), width, height, RedIntegerFormat, type );
+		texture.unpackAlignment = 1;
+		if ( this._depthTexture ) this._depthTexture.dispose();
+		this._depthTexture = texture;
+		this.material.uniforms.depthMap.value = texture;
 
 		// A frame pixel is a block of sensor pixels: its centre, not its corner, is scaled, so
 		// cx' = (cx + ½)·s − ½ (79.5 for 160 columns, the centre of sensor column 4u + 1.5).
@@ -200,49 +272,46 @@ class PointCloud extends Points {
 		this._cy = ( intrinsics.cy + 0.5 ) * scaleY - 0.5;
 		this._xPerMetre = Float32Array.from( { length: width }, ( _, u ) => ( u - this._cx ) / this._fx );
 		this._yPerMetre = Float32Array.from( { length: height }, ( _, v ) => - ( v - this._cy ) / this._fy );
-
-		// The footprint of one frame pixel at 1 m is 1/fx metres.
-		this.material.size = this.pointScale / this._fx;
+		const uniforms = this.material.uniforms;
+		uniforms.focal.value.set( this._fx, this._fy );
+		uniforms.principal.value.set( this._cx, this._cy );
 
 	}
 
-	_tabulate( nearMm, farMm ) {
+	_tabulate( units, nearMm, farMm, valueKey ) {
 
-		this._nearMm = nearMm;
-		this._farMm = farMm;
-		const millimetres = codesToMillimetres( nearMm, farMm );
-		const colour = new Color();
-		for ( let code = 0; code <= NO_READING_CODE; code ++ ) {
+		this._valueKey = valueKey;
+		const uniforms = this.material.uniforms;
+		if ( units === 'mm' ) {
 
-			const metres = millimetres[ code ] / 1000;
-			this._metresByCode[ code ] = metres;
-			const t = ( metres - this.colourNear ) / ( this.colourFar - this.colourNear );
-			rampColour( Math.min( Math.max( t, 0 ), 1 ), colour );
-			this._colourByCode[ code * 3 ] = Math.round( colour.r * 255 );
-			this._colourByCode[ code * 3 + 1 ] = Math.round( colour.g * 255 );
-			this._colourByCode[ code * 3 + 2 ] = Math.round( colour.b * 255 );
+			if ( metresByMm === null ) metresByMm = Float32Array.from( { length: MM_VALUES }, ( _, mm ) => mm * METRES_PER_MM );
+			this._metresByValue = metresByMm;
+			uniforms.useLookup.value = false;
+			return;
 
 		}
 
-	}
+		if ( units === 'raw' ) {
 
-}
+			if ( metresByRaw === null ) metresByRaw = tableInMetres( rawToMillimetres() );
+			this._metresByValue = metresByRaw;
 
-function rampColour( t, target ) {
+		} else {
 
-	for ( let i = 1; i < RAMP_STOPS.length; i ++ ) {
-
-		const [ end, endColour ] = RAMP_STOPS[ i ];
-		if ( t <= end || i === RAMP_STOPS.length - 1 ) {
-
-			const [ start, startColour ] = RAMP_STOPS[ i - 1 ];
-			return target.copy( startColour ).lerp( endColour, ( t - start ) / ( end - start ) );
+			this._metresByValue = tableInMetres( codesToMillimetres( nearMm, farMm ) );
 
 		}
 
-	}
+		const table = this._metresByValue;
+		const texture = new DataTexture( table, table.length, 1, RedFormat, FloatType );
+		texture.minFilter = texture.magFilter = NearestFilter;
+		texture.needsUpdate = true;
+		if ( this._lookupTexture ) this._lookupTexture.dispose();
+		this._lookupTexture = texture;
+		uniforms.metresByValue.value = texture;
+		uniforms.useLookup.value = true;
 
-	return target;
+	}
 
 }
 

@@ -41,12 +41,16 @@ const status = {
 	resyncRequests: 0,
 	points: 0, // points drawn in the last frame shown
 	decodeMs: 0, // decode + geometry update of the last frame shown, ms
+	updateMs: 0, // ... of which PointCloud.update, ms
+	renderMs: 0, // main-thread time of the last render call (the depth upload included), ms
+	frameWidth: 0, // columns of the last frame shown
+	frameHeight: 0, // rows of the last frame shown
 	background: BACKGROUND_COLOUR,
 };
 
 const canvas = document.getElementById( 'view' );
 // preserveDrawingBuffer keeps the last picture readable (screenshots, the browser test's pixel
-// checks) at the cost of a copy per frame, which a 19 200-point cloud can afford.
+// checks) at the cost of one copy of the canvas per frame, whatever the number of points.
 const renderer = new WebGLRenderer( { canvas, preserveDrawingBuffer: true } );
 renderer.setPixelRatio( Math.min( window.devicePixelRatio, 2 ) );
 renderer.setSize( window.innerWidth, window.innerHeight );
@@ -118,10 +122,12 @@ const motionPoint = new Vector3();
 
 function showPendingFrame() {
 
-	const { header, codes } = pendingFrame;
+	const { header, codes, units } = pendingFrame;
 	pendingFrame = null;
 	const start = performance.now();
-	cloud.update( header, codes );
+	// A new size or profile (a source restarted behind a relay) makes the cloud reallocate itself.
+	cloud.update( header, codes, units );
+	status.updateMs = performance.now() - start;
 	followCamera.setCentre( cloud.centre );
 	if ( header.motion_weight > 0 ) {
 
@@ -131,6 +137,8 @@ function showPendingFrame() {
 	}
 
 	status.points = cloud.visibleCount;
+	status.frameWidth = header.width;
+	status.frameHeight = header.height;
 	status.decodeMs = pendingDecodeMs + performance.now() - start;
 	hud.frameShown( header, status.decodeMs, cloud.visibleCount );
 
@@ -145,7 +153,9 @@ renderer.setAnimationLoop( ( time ) => {
 	if ( newFrame ) showPendingFrame();
 	followCamera.update( step );
 	hud.begin();
+	const renderStart = performance.now();
 	renderer.render( scene, camera );
+	if ( newFrame ) status.renderMs = performance.now() - renderStart;
 	hud.end();
 	if ( newFrame ) status.framesDrawn ++;
 

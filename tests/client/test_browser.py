@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import numpy as np
 import pytest
@@ -32,10 +32,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def start_source(*extra_args):
-    """Start `python -m depthcam.source` on a free port; return (process, page URL)."""
+def start_source(*extra_args, port=0):
+    """Start `python -m depthcam.source` on a port (0: a free one); return (process, page URL)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "depthcam.source", "serve", "--port", "0", *extra_args],
+        [sys.executable, "-m", "depthcam.source", "serve", "--port", str(port), *extra_args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -90,6 +90,11 @@ def wait_for_frames(page, count, timeout_ms=30000):
     page.wait_for_function(
         f"window.depthcam && window.depthcam.framesDrawn >= {count}", timeout=timeout_ms
     )
+
+
+def stop(process):
+    process.terminate()
+    process.wait(timeout=10)
 
 
 def open_viewer(browser, url):
@@ -155,3 +160,45 @@ def test_ws_parameter_picks_the_server(browser, source):
     finally:
         static.terminate()
         static.wait(timeout=10)
+
+
+# Each profile's frame size, and the fewest points the built-in scene shows in it (the room fills
+# most of the frame: classic shows about 19 000 of 19 200, fine about 76 000, lossless about 302 000).
+PROFILE_FRAMES = {
+    "classic": ((160, 120), 10_000),
+    "lossless": ((640, 480), 100_000),
+    "fine": ((320, 240), 25_000),
+}
+
+
+def test_page_follows_the_profile_when_the_source_restarts(browser):
+    """One page draws each profile in turn as the source restarts on the same port with another one."""
+    process, url = start_source("--profile", "classic")
+    port = urlparse(url).port
+    page = None
+    try:
+        page, errors = open_viewer(browser, url)
+        for index, profile in enumerate(["classic", "lossless", "fine"]):
+            if index > 0:
+                stop(process)
+                process, _ = start_source("--profile", profile, port=port)
+            (width, height), fewest_points = PROFILE_FRAMES[profile]
+            # A few frames of the new size: the viewer reconnected and rebuilt its cloud.
+            page.wait_for_function(
+                f"window.depthcam && window.depthcam.frameWidth === {width} && window.depthcam.frameHeight === {height}",
+                timeout=30000,
+            )
+            drawn = page.evaluate("window.depthcam.framesDrawn")
+            wait_for_frames(page, drawn + 2)
+            assert cloud_share(canvas_pixels(page)) > 0.02, f"{profile}: the canvas shows only background"
+            points = page.evaluate("window.depthcam.points")
+            assert fewest_points < points <= width * height, f"{profile}: {points} points"
+            # The camera looks at a metric point in front of the sensor (the cloud's centre, or the motion).
+            target = page.evaluate("window.depthcam.cameraTarget")
+            assert all(np.isfinite(target)) and -10 < target[2] < 0, f"{profile}: camera target {target}"
+        assert page.evaluate("window.depthcam.lastError") is None
+        assert not errors, errors
+    finally:
+        if page is not None:
+            page.close()
+        stop(process)
