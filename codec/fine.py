@@ -9,14 +9,11 @@ keeps a pixel's ``q`` while it stays within the bound, gave 20–47 % more bytes
 sensor's noise moves the nearest surface between frames.
 """
 
-import dataclasses
-
 import numpy as np
 
 from depthcam.codec import errors, lossless, zstdframe
-from depthcam.codec.header import FrameFlags, FrameHeader, Profile
-from depthcam.codec.motion import motion_cue
-from depthcam.codec.quantization import InverseDepthQuantizer
+from depthcam.codec.header import Profile
+from depthcam.codec.intra import IntraEncoder
 from depthcam.codec.units import to_millimetres
 
 BLOCK = 2
@@ -66,7 +63,7 @@ def quantize(depth_mm, step_mm):
     return np.where(depth_mm > 0, levels, 0).astype(np.uint16)
 
 
-class FineEncoder:
+class FineEncoder(IntraEncoder):
     """Encodes DepthFrames as fine-profile wire frames, every frame absolute (a keyframe)."""
 
     # 10 mm: Kinect v1's own depth step (one disparity count) up to about 1.8 m; beyond, the
@@ -75,26 +72,18 @@ class FineEncoder:
     ZSTD_LEVEL = 1
 
     def __init__(self, error_mm=None, near_mm=500, far_mm=8000, zstd_level=None):
+        super().__init__(near_mm, far_mm)
         self.error_mm = self.ERROR_MM if error_mm is None else error_mm
         if not 0 <= self.error_mm <= 1000:
             raise ValueError(f"need 0 <= error_mm <= 1000, got {self.error_mm}")
         self.step_mm = step_for(self.error_mm)
         self.zstd_level = self.ZSTD_LEVEL if zstd_level is None else zstd_level
-        self.quantizer = InverseDepthQuantizer(near_mm, far_mm)
         self._depth = None
-        self._motion_codes = None
-        self._header = None
-        self._payload = None
-        self._sequence = -1
-        self._catchup_message = None
 
     @property
     def latest_depth_mm(self):
         """The 240 x 320 depth (uint16 mm) a decoder gets for the latest frame."""
         return self._depth
-
-    def request_keyframe(self):
-        """Every fine frame is a keyframe already."""
 
     def reduce(self, frame):
         """The frame's 240 x 320 depth in mm before quantization (what the error bound is against)."""
@@ -106,32 +95,8 @@ class FineEncoder:
         levels = quantize(depth, self.step_mm)
         body = np.uint16(self.step_mm).astype("<u2").tobytes() + lossless.encode_body(levels)
         payload = zstdframe.compress(body, self.zstd_level)
-        motion_codes = self.quantizer.to_codes(depth[::2, ::2])
-        self._sequence = (self._sequence + 1) & 0xFFFFFFFF
-        self._header = FrameHeader(
-            profile=Profile.FINE,
-            flags=FrameFlags.KEYFRAME,
-            sequence=self._sequence,
-            capture_time_us=int(round(frame.captured_at * 1e6)),
-            width=depth.shape[1],
-            height=depth.shape[0],
-            near_mm=self.quantizer.near_mm,
-            far_mm=self.quantizer.far_mm,
-            motion=motion_cue(self._motion_codes, motion_codes, self.quantizer),
-            payload_length=len(payload),
-        )
         self._depth = levels * np.uint16(self.step_mm)
-        self._motion_codes, self._payload, self._catchup_message = motion_codes, payload, None
-        return self._header.pack() + payload
-
-    def catchup(self):
-        """The latest frame again with the CATCHUP flag, or None before the first frame."""
-        if self._header is None:
-            return None
-        if self._catchup_message is None:
-            header = dataclasses.replace(self._header, flags=FrameFlags.KEYFRAME | FrameFlags.CATCHUP)
-            self._catchup_message = header.pack() + self._payload
-        return self._catchup_message
+        return self._message(Profile.FINE, frame, depth.shape, payload, depth[::2, ::2])
 
 
 def decode_payload(header, payload):

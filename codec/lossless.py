@@ -7,15 +7,12 @@ predicts it best of the predictors whose decoding numpy vectorizes (see bench/co
 about 2.0 → 1.3 bits a pixel on 7scenes-redkitchen against differences of the millimetres themselves.
 """
 
-import dataclasses
-
 import numpy as np
 
 from depthcam.codec import errors, residuals, zstdframe
 from depthcam.codec.frame import DepthUnits
-from depthcam.codec.header import FrameFlags, FrameHeader, Profile
-from depthcam.codec.motion import motion_cue
-from depthcam.codec.quantization import InverseDepthQuantizer
+from depthcam.codec.header import Profile
+from depthcam.codec.intra import IntraEncoder
 from depthcam.codec.units import to_millimetres
 
 PROFILE_UNITS = {Profile.LOSSLESS_RAW: DepthUnits.RAW_DISPARITY, Profile.LOSSLESS_MM: DepthUnits.MILLIMETRES}
@@ -73,7 +70,7 @@ def decode_body(body, height, width, offset=0):
     return palette[indices]
 
 
-class LosslessEncoder:
+class LosslessEncoder(IntraEncoder):
     """Encodes DepthFrames exactly, every frame absolute (a keyframe), zstd-compressed.
 
     The profile follows each frame's units: LOSSLESS_RAW for raw disparity, LOSSLESS_MM for mm.
@@ -83,56 +80,22 @@ class LosslessEncoder:
     ZSTD_LEVEL = 1
 
     def __init__(self, near_mm=500, far_mm=8000, zstd_level=None):
+        super().__init__(near_mm, far_mm)
         self.zstd_level = self.ZSTD_LEVEL if zstd_level is None else zstd_level
-        # near/far travel in the header as the viewer's colour range, and place the motion cue.
-        self.quantizer = InverseDepthQuantizer(near_mm, far_mm)
         self._values = None
-        self._motion_codes = None
-        self._header = None
-        self._payload = None
-        self._sequence = -1
-        self._catchup_message = None
 
     @property
     def latest_values(self):
         """The values of the latest encoded frame (uint16, 480 x 640), as a decoder must see them."""
         return self._values
 
-    def request_keyframe(self):
-        """Every lossless frame is a keyframe already."""
-
     def encode(self, frame):
         """The wire frame (bytes) for ``frame``."""
         values = frame.depth
         payload = zstdframe.compress(encode_body(values), self.zstd_level)
-        motion_codes = self.quantizer.to_codes(
-            to_millimetres(frame)[::MOTION_STRIDE, ::MOTION_STRIDE]
-        )
-        self._sequence = (self._sequence + 1) & 0xFFFFFFFF
-        self._header = FrameHeader(
-            profile=UNITS_PROFILE[frame.units],
-            flags=FrameFlags.KEYFRAME,
-            sequence=self._sequence,
-            capture_time_us=int(round(frame.captured_at * 1e6)),
-            width=values.shape[1],
-            height=values.shape[0],
-            near_mm=self.quantizer.near_mm,
-            far_mm=self.quantizer.far_mm,
-            motion=motion_cue(self._motion_codes, motion_codes, self.quantizer),
-            payload_length=len(payload),
-        )
-        self._values, self._motion_codes, self._payload = values, motion_codes, payload
-        self._catchup_message = None
-        return self._header.pack() + payload
-
-    def catchup(self):
-        """The latest frame again with the CATCHUP flag, or None before the first frame."""
-        if self._header is None:
-            return None
-        if self._catchup_message is None:
-            header = dataclasses.replace(self._header, flags=FrameFlags.KEYFRAME | FrameFlags.CATCHUP)
-            self._catchup_message = header.pack() + self._payload
-        return self._catchup_message
+        self._values = values
+        return self._message(UNITS_PROFILE[frame.units], frame, values.shape, payload,
+                             to_millimetres(frame)[::MOTION_STRIDE, ::MOTION_STRIDE])
 
 
 def decode_payload(header, payload):
