@@ -454,7 +454,8 @@ def measure(relay, viewers, options, frames_file, work_dir, log_dir):
         result.publisher_cpu = cpu_percent(["publisher"])
         result.loadgen_cpu = cpu_percent([loadgen.name for loadgen in loadgens])
         # Whatever else ran on the machine meanwhile (other people's tests, say) took CPU from the relay.
-        result.other_cpu = 100 * (machine_after - machine_before) / window_s - cpu_percent([child.name for child in children])
+        result.other_cpu = max(0.0, 100 * (machine_after - machine_before) / window_s
+                               - cpu_percent([child.name for child in children]))
         result.details["stats"] = relay.stats(port)
 
         reports = [loadgen.wait_for_event("result", RESULT_TIMEOUT_S) for loadgen in loadgens]
