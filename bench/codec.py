@@ -28,16 +28,17 @@ import zstandard
 from PIL import Image
 
 import rvl
-from depthcam.codec import ClassicEncoder, LegacyEncoder, StreamDecoder
-from depthcam.codec.profiles import make_encoder
+from depthcam.codec import ClassicEncoder, DepthFrame, DepthUnits, LegacyEncoder, StreamDecoder, compression
 from depthcam.codec.classic import apply_delta, encode_delta
 from depthcam.codec.header import parse_header
 from depthcam.codec.legacy import decode_legacy
+from depthcam.codec.profiles import make_encoder
 from depthcam.codec.quantization import NO_READING_CODE, InverseDepthQuantizer
-from depthcam.codec.reduction import nearest_surface, subsample
+from depthcam.codec.reduction import BLOCK, nearest_surface, subsample
 from depthcam.codec.temporal import MedianOfThree
-from depthcam.codec.units import to_millimetres, to_raw_disparity
+from depthcam.codec.units import RAW_OFFSET_PER_M, RAW_SLOPE_PER_M, to_millimetres, to_raw_disparity
 from depthcam.source.recordings import read_recording_dir
+from depthcam.source.scene import SyntheticScene
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FPS = 30
@@ -50,9 +51,6 @@ REFERENCE_STRIDE = 6
 
 def scene_frames(count=SCENE_FRAMES):
     """The built-in scene's first ``count`` frames at 30 Hz."""
-    from depthcam.codec import DepthFrame, DepthUnits
-    from depthcam.source.scene import SyntheticScene
-
     scene = SyntheticScene()
     return [DepthFrame(scene.render(index / FPS), DepthUnits.RAW_DISPARITY, index / FPS)
             for index in range(count)]
@@ -73,6 +71,16 @@ def timed(function, *args):
     return result, time.perf_counter() - start
 
 
+def timed_each(function, items):
+    """``function`` of each item, in order: the results and the seconds each call took."""
+    results, seconds = [], []
+    for item in items:
+        result, elapsed = timed(function, item)
+        results.append(result)
+        seconds.append(elapsed)
+    return results, seconds
+
+
 def ms(seconds):
     return f"{statistics.median(seconds) * 1e3:.2f}"
 
@@ -88,28 +96,16 @@ def byte_columns(sizes, keyframes):
 def classic_rows(frames):
     """Rows for the classic profile with LZMA, zlib and bz2, and the 2012 wire."""
     encoder = ClassicEncoder(keyframe_interval=2 * FPS)
-    messages, encode_s = [], []
-    for frame in frames:
-        message, seconds = timed(encoder.encode, frame)
-        messages.append(message)
-        encode_s.append(seconds)
-    decoder = StreamDecoder()
-    decoded, decode_s = [], []
-    for message in messages:
-        result, seconds = timed(decoder.decode, message)
-        decoded.append(result.codes)
-        decode_s.append(seconds)
+    messages, encode_s = timed_each(encoder.encode, frames)
+    results, decode_s = timed_each(StreamDecoder().decode, messages)
+    decoded = [result.codes for result in results]
     keyframes = [parse_header(message)[0].is_keyframe for message in messages]
     rows = [["classic (LZMA)", *byte_columns([len(m) for m in messages], keyframes), ms(encode_s), ms(decode_s)]]
 
     # The same code stream with another compressor: the pipeline's own time plus its (de)compression.
-    pipeline_s = [max(0.0, e) for e in encode_s]
     bodies = [codes if key else encode_delta(codes, previous)
               for codes, previous, key in zip(decoded, [None, *decoded[:-1]], keyframes)]
-    lzma_compress_s = []
-    for body in bodies:
-        from depthcam.codec import compression
-        lzma_compress_s.append(timed(compression.compress, body.tobytes())[1])
+    _, lzma_compress_s = timed_each(compression.compress, [body.tobytes() for body in bodies])
     pipeline_s = [e - c for e, c in zip(encode_s, lzma_compress_s)]
     for name, compress, decompress in (
         ("classic + zlib -9", lambda b: zlib.compress(b, 9), zlib.decompress),
@@ -128,12 +124,8 @@ def classic_rows(frames):
         encode = [p + c for p, c in zip(pipeline_s, compress_s)]
         rows.append([name, *byte_columns(sizes, keyframes), ms(encode), ms(decompress_s)])
 
-    legacy = LegacyEncoder()
-    legacy_messages, legacy_encode_s, legacy_decode_s = [], [], []
-    for frame in frames:
-        message, seconds = timed(legacy.encode, frame)
-        legacy_messages.append(message)
-        legacy_encode_s.append(seconds)
+    legacy_messages, legacy_encode_s = timed_each(LegacyEncoder().encode, frames)
+    legacy_decode_s = []
     previous = None
     for message in legacy_messages:
         (_, _, previous), seconds = timed(decode_legacy, message, previous)
@@ -259,16 +251,21 @@ def reduction_rows(frames):
     return rows
 
 
+def sensor_blocks(depth_mm):
+    """The 120 x 160 blocks of 4 x 4 sensor pixels of a 480 x 640 frame, as 16 float32 values each."""
+    return depth_mm.reshape(120, BLOCK, 160, BLOCK).swapaxes(1, 2).reshape(120, 160, BLOCK * BLOCK).astype(np.float32)
+
+
 def block_mean(depth_mm):
     """Plain mean of each block's readings: the alternative that invents depths at edges."""
-    blocks = depth_mm.reshape(120, 4, 160, 4).swapaxes(1, 2).reshape(120, 160, 16).astype(np.float32)
+    blocks = sensor_blocks(depth_mm)
     count = (blocks > 0).sum(axis=2)
     return np.divide(blocks.sum(axis=2), count, out=np.zeros((120, 160), np.float32), where=count >= 4)
 
 
 def flying_share(depth_mm, reduced_mm):
     """Share of reduced pixels more than 5 % away from every reading of their block."""
-    blocks = depth_mm.reshape(120, 4, 160, 4).swapaxes(1, 2).reshape(120, 160, 16).astype(np.float32)
+    blocks = sensor_blocks(depth_mm)
     valid = (blocks > 0) & (reduced_mm[..., None] > 0)
     distance = np.where(valid, np.abs(blocks - reduced_mm[..., None]) / np.maximum(blocks, 1), np.inf)
     has_value = reduced_mm > 0
@@ -283,8 +280,6 @@ def temporal_step(a, b):
 
 def stream_sizes(code_frames, interval=2 * FPS):
     """Bytes per frame of a code stream with keyframes every ``interval`` (LZMA, classic settings)."""
-    from depthcam.codec import compression
-
     sizes = []
     for index, codes in enumerate(code_frames):
         body = codes if index % interval == 0 else encode_delta(codes, code_frames[index - 1])
@@ -301,7 +296,7 @@ def quantization_rows(frames):
         raw = to_raw_disparity(frame)[::4, ::4]
         codes = (np.minimum(raw, 1023) >> 2).astype(np.uint8)
         restored_raw = codes.astype(np.float64) * 4 + 1.5  # centre of the 4-count bin
-        mm = 1000 / (restored_raw * -0.0030711016 + 3.3309495161)
+        mm = 1000 / (restored_raw * RAW_SLOPE_PER_M + RAW_OFFSET_PER_M)
         return codes, np.where(codes == 255, 0, mm)
 
     def linear_depth(frame):

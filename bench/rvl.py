@@ -10,6 +10,8 @@ top (the last word padded with zero nibbles), stored little-endian as the paper'
 import numpy as np
 
 NIBBLES_PER_WORD = 8
+# Where each nibble of a word sits: the first in the top four bits.
+NIBBLE_SHIFTS = np.uint32(4) * np.arange(NIBBLES_PER_WORD - 1, -1, -1, dtype=np.uint32)
 
 
 def _symbols(values):
@@ -50,16 +52,14 @@ def compress(values):
     nibbles |= (position < counts[owner] - 1) << 3
     padded = np.zeros(-(-nibbles.size // NIBBLES_PER_WORD) * NIBBLES_PER_WORD, np.uint32)
     padded[:nibbles.size] = nibbles
-    shifts = np.uint32(4) * np.arange(NIBBLES_PER_WORD - 1, -1, -1, dtype=np.uint32)
-    words = (padded.reshape(-1, NIBBLES_PER_WORD) << shifts).sum(axis=1, dtype=np.uint32)
+    words = (padded.reshape(-1, NIBBLES_PER_WORD) << NIBBLE_SHIFTS).sum(axis=1, dtype=np.uint32)
     return words.astype("<u4").tobytes()
 
 
 def decompress(data, shape):
     """The uint16 frame of RVL ``data``."""
     words = np.frombuffer(data, "<u4")
-    shifts = np.uint32(4) * np.arange(NIBBLES_PER_WORD - 1, -1, -1, dtype=np.uint32)
-    nibbles = ((words[:, None] >> shifts) & 15).ravel().astype(np.int64)
+    nibbles = ((words[:, None] >> NIBBLE_SHIFTS) & 15).ravel().astype(np.int64)
     ends = (nibbles & 8) == 0
     group = np.concatenate([[0], np.cumsum(ends)[:-1]])
     starts = np.flatnonzero(np.concatenate([[True], ends[:-1]]))
@@ -67,7 +67,7 @@ def decompress(data, shape):
     symbols = np.bincount(group, weights=(nibbles & 7) << (3 * position)).astype(np.int64)
     count = int(np.prod(shape))
     out = np.zeros(count, np.int64)
-    kinds, runs, delta_slices = [], [], []
+    delta_slices = []
     pixel = index = 0
     while pixel < count:  # one step per run pair: thousands a frame, not one per pixel
         zeros, nonzeros = int(symbols[index]), int(symbols[index + 1])

@@ -67,7 +67,7 @@ class FollowCamera {
 
 	}
 
-	/** True while the user's input, not the motion cue, steers the view. */
+	/** True while the motion cue, not the user's input, steers the view. */
 	get following() {
 
 		return this._started && ! this._userActive && this._time >= this._pausedUntil;

@@ -15,6 +15,7 @@ import {
 	initModule,
 } from 'node-liblzma/wasm';
 
+import { codecError } from './codecError.js';
 import { decodeFinePayload } from './finePayload.js';
 import { decodeLosslessPayload } from './losslessPayload.js';
 
@@ -65,19 +66,14 @@ const NO_READING_CODE = 255;
 const LZMA_MEMORY_LIMIT_BYTES = 32 * 1024 * 1024;
 // A .lzma stream opens with its properties byte, (pb · 5 + lp) · 9 + lc, which is below 9 · 5 · 5.
 const LZMA_PROPERTIES_LIMIT = 225;
+// FORMAT.md's .lzma header: the properties byte, a 4-byte dictionary size, an 8-byte uncompressed size.
+const LZMA_ALONE_HEADER_BYTES = 13;
 // liblzma's auto decoder would also take .xz and .lzip; FORMAT.md allows only .lzma ("LZMA alone"),
-// so those are refused by their magic before liblzma sees them, as Python's FORMAT_ALONE does.
+// so those are refused before liblzma sees them, as Python's FORMAT_ALONE does: .xz by its first
+// magic byte (0xFD, at or over LZMA_PROPERTIES_LIMIT), .lzip by its magic.
 const LZIP_MAGIC = [ 0x4c, 0x5a, 0x49, 0x50 ]; // "LZIP"
 
 const liblzma = await initModule();
-
-function codecError( name, message ) {
-
-	const error = new Error( message );
-	error.name = name;
-	return error;
-
-}
 
 function startsWith( bytes, prefix ) {
 
@@ -89,7 +85,7 @@ function startsWith( bytes, prefix ) {
 // longer than a frame, so an over-long stream stops there instead of inflating without bound.
 function decompressLzmaAlone( payload, expectedSize ) {
 
-	if ( payload.length < 13 || payload[ 0 ] >= LZMA_PROPERTIES_LIMIT || startsWith( payload, LZIP_MAGIC ) ) {
+	if ( payload.length < LZMA_ALONE_HEADER_BYTES || payload[ 0 ] >= LZMA_PROPERTIES_LIMIT || startsWith( payload, LZIP_MAGIC ) ) {
 
 		throw codecError( 'CorruptPayloadError', `payload of ${payload.length} bytes is not a .lzma stream` );
 
@@ -255,9 +251,10 @@ function parseHeader( message ) {
  * samples (width × height, row-major, top row first) and what they are. For classic, `codes` is a
  * Uint8Array of one-byte codes (255 = no reading) and `units` is null; for the lossless profiles it
  * is a Uint16Array of the source's own values and `units` is 'raw' (Kinect disparity, 2047 = no
- * reading) or 'mm' (0 = no reading); for fine, a Uint16Array of depth and `units` 'mm'. The decoder keeps `codes` as its reference for the next delta:
- * read it, don't write it. A rejected frame throws and leaves the decoder as it was, except
- * SequenceGapError, after which it waits for the next keyframe. The checks run in FORMAT.md's order.
+ * reading) or 'mm' (0 = no reading); for fine, a Uint16Array of depth and `units` 'mm'. The
+ * decoder keeps `codes` as its reference for the next delta: read it, don't write it. A rejected
+ * frame throws and leaves the decoder as it was, except SequenceGapError, after which it waits for
+ * the next keyframe. The checks run in FORMAT.md's order.
  */
 class StreamDecoder {
 

@@ -1,9 +1,11 @@
-// losslessPayload: a lossless-profile payload (codec/FORMAT.md, *lossless-raw / lossless-mm*) to the
-// source's own values: zstd frame → palette and residual sections → indices predicted from above.
+// losslessPayload: a lossless-profile payload (codec/FORMAT.md, *lossless-raw (id 2) and lossless-mm
+// (id 3)*) to the source's own values: zstd frame → palette and residual sections → indices
+// predicted from above.
 //
 // One pass over the pixels after a count of the escapes: at 640 × 480 this loop is the decode's
 // main cost, so it keeps to typed arrays and integer arithmetic.
 
+import { corruptPayloadError } from './codecError.js';
 import { decompressZstdFrame } from './zstdFrame.js';
 
 const PALETTE_COUNT_BYTES = 4;
@@ -15,14 +17,6 @@ const WORD_BASE = CRUMB_ESCAPE + BYTE_ESCAPE;
 // How many crumbs equal CRUMB_ESCAPE in each possible byte: the escape count without a pass per pixel.
 const ESCAPES_IN_BYTE = Uint8Array.from( { length: 256 }, ( _, byte ) =>
 	[ 6, 4, 2, 0 ].filter( ( shift ) => ( ( byte >> shift ) & 3 ) === CRUMB_ESCAPE ).length );
-
-function corrupt( message ) {
-
-	const error = new Error( message );
-	error.name = 'CorruptPayloadError';
-	return error;
-
-}
 
 /** The most bytes a lossless body of `pixels` can hold (FORMAT.md: full palette, every residual a word). */
 function maxBodySize( pixels ) {
@@ -43,12 +37,12 @@ function decodeLosslessPayload( header, payload ) {
 function decodeLosslessBody( body, width, height ) {
 
 	const pixels = width * height;
-	if ( body.length < PALETTE_COUNT_BYTES ) throw corrupt( `lossless body of ${body.length} bytes has no palette` );
+	if ( body.length < PALETTE_COUNT_BYTES ) throw corruptPayloadError( `lossless body of ${body.length} bytes has no palette` );
 	const view = new DataView( body.buffer, body.byteOffset, body.byteLength );
 	const count = view.getUint32( 0, true );
-	if ( count === 0 || count > MAX_PALETTE ) throw corrupt( `palette of ${count} values (allowed 1…${MAX_PALETTE})` );
+	if ( count === 0 || count > MAX_PALETTE ) throw corruptPayloadError( `palette of ${count} values (allowed 1…${MAX_PALETTE})` );
 	const crumbStart = PALETTE_COUNT_BYTES + 2 * count;
-	if ( body.length < crumbStart ) throw corrupt( `palette of ${count} values cut short` );
+	if ( body.length < crumbStart ) throw corruptPayloadError( `palette of ${count} values cut short` );
 	const palette = new Uint16Array( count );
 	for ( let i = 0, value = 0; i < count; i ++ ) {
 
@@ -59,16 +53,16 @@ function decodeLosslessBody( body, width, height ) {
 
 	const crumbBytes = Math.ceil( pixels / 4 );
 	const byteStart = crumbStart + crumbBytes;
-	if ( body.length < byteStart ) throw corrupt( `residuals cut short: ${body.length - crumbStart} of ${crumbBytes}+ bytes` );
+	if ( body.length < byteStart ) throw corruptPayloadError( `residuals cut short: ${body.length - crumbStart} of ${crumbBytes}+ bytes` );
 	const padding = crumbBytes * 4 - pixels;
-	if ( padding && ( body[ byteStart - 1 ] & ( ( 1 << ( 2 * padding ) ) - 1 ) ) ) throw corrupt( 'residual padding is not zero' );
+	if ( padding && ( body[ byteStart - 1 ] & ( ( 1 << ( 2 * padding ) ) - 1 ) ) ) throw corruptPayloadError( 'residual padding is not zero' );
 	let escapes = 0;
 	for ( let i = crumbStart; i < byteStart; i ++ ) escapes += ESCAPES_IN_BYTE[ body[ i ] ];
 	const wordStart = byteStart + escapes;
-	if ( body.length < wordStart ) throw corrupt( `${escapes} escape bytes expected, ${body.length - byteStart} left` );
+	if ( body.length < wordStart ) throw corruptPayloadError( `${escapes} escape bytes expected, ${body.length - byteStart} left` );
 	let words = 0;
 	for ( let i = byteStart; i < wordStart; i ++ ) words += body[ i ] === BYTE_ESCAPE ? 1 : 0;
-	if ( body.length !== wordStart + 2 * words ) throw corrupt( `${words} escape words expected, ${body.length - wordStart} bytes left` );
+	if ( body.length !== wordStart + 2 * words ) throw corruptPayloadError( `${words} escape words expected, ${body.length - wordStart} bytes left` );
 
 	const indices = new Uint16Array( pixels );
 	let nextByte = byteStart;
@@ -103,7 +97,7 @@ function decodeLosslessBody( body, width, height ) {
 
 	}
 
-	if ( largest >= count ) throw corrupt( `palette index ${largest} beyond its ${count} values` );
+	if ( largest >= count ) throw corruptPayloadError( `palette index ${largest} beyond its ${count} values` );
 	for ( let i = 0; i < pixels; i ++ ) indices[ i ] = palette[ indices[ i ] ];
 	return indices;
 

@@ -32,6 +32,8 @@ class ControlMessageError(Exception):
 
 @dataclass(frozen=True)
 class ControlMessage:
+    """One allowed control message from a viewer."""
+
     type: ControlType
 
 

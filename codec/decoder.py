@@ -1,12 +1,13 @@
 """StreamDecoder: wire frames in, decoded frames out, enforcing FORMAT.md's stream rules."""
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from depthcam.codec import classic, errors, fine, lossless
 from depthcam.codec.frame import DepthUnits
-from depthcam.codec.header import Profile, parse_header
+from depthcam.codec.header import Profile, parse_header, profile_name
 from depthcam.codec.quantization import InverseDepthQuantizer
 from depthcam.codec.units import raw_to_mm
 
@@ -18,6 +19,12 @@ PAYLOAD_DECODERS = {
 }
 # What the samples of each profile are; classic's are codes, none of these.
 PROFILE_UNITS = {**lossless.PROFILE_UNITS, Profile.FINE: DepthUnits.MILLIMETRES}
+
+
+@functools.lru_cache(maxsize=16)
+def _quantizer(near_mm, far_mm):
+    """The quantizer of one near/far range, built once: a stream keeps its range frame after frame."""
+    return InverseDepthQuantizer(near_mm, far_mm)
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,7 @@ class DecodedFrame:
             return self.codes
         if self.units is DepthUnits.RAW_DISPARITY:
             return raw_to_mm(self.codes)
-        quantizer = InverseDepthQuantizer(self.header.near_mm, self.header.far_mm)
-        return quantizer.to_mm(self.codes)
+        return _quantizer(self.header.near_mm, self.header.far_mm).to_mm(self.codes)
 
 
 class StreamDecoder:
@@ -74,13 +80,13 @@ class StreamDecoder:
                 raise errors.MissingKeyframeError(
                     f"delta {header.sequence} arrived before any keyframe"
                 )
-            expected = (self._sequence + 1) & 0xFFFFFFFF
-            if (header.sequence != expected or header.profile != self._profile
+            previous = self._sequence
+            if (header.sequence != (previous + 1) & 0xFFFFFFFF or header.profile != self._profile
                     or self._codes.shape != (header.height, header.width)):
                 self._codes = self._sequence = self._profile = None
                 raise errors.SequenceGapError(
-                    f"delta {header.sequence} ({header.profile.name.lower()}, {header.width}x"
-                    f"{header.height}) does not follow frame {expected - 1}; waiting for a keyframe"
+                    f"delta {header.sequence} ({profile_name(header.profile)}, {header.width}x"
+                    f"{header.height}) does not follow frame {previous}; waiting for a keyframe"
                 )
         codes = decode_payload(self._codes)
         self._codes, self._sequence, self._profile = codes, header.sequence, header.profile

@@ -34,7 +34,8 @@ def quadrant_means(codes):
 
 def pylzma_compress(data):
     """What ``pylzma.compress(data, dictionary=18)`` wrote: 5 property bytes, then the raw stream."""
-    properties = LZMA_PROPERTIES.pack((2 * 5 + 0) * 9 + 3, DICTIONARY_BYTES)
+    lzma1 = LEGACY_FILTERS[0]
+    properties = LZMA_PROPERTIES.pack((lzma1["pb"] * 5 + lzma1["lp"]) * 9 + lzma1["lc"], lzma1["dict_size"])
     return properties + lzma.compress(data, format=lzma.FORMAT_RAW, filters=LEGACY_FILTERS)
 
 

@@ -13,7 +13,7 @@ from depthcam.codec import errors, residuals, zstdframe
 from depthcam.codec.frame import DepthUnits
 from depthcam.codec.header import Profile
 from depthcam.codec.intra import IntraEncoder
-from depthcam.codec.units import to_millimetres
+from depthcam.codec.units import depth_in_millimetres
 
 PROFILE_UNITS = {Profile.LOSSLESS_RAW: DepthUnits.RAW_DISPARITY, Profile.LOSSLESS_MM: DepthUnits.MILLIMETRES}
 UNITS_PROFILE = {units: profile for profile, units in PROFILE_UNITS.items()}
@@ -94,8 +94,9 @@ class LosslessEncoder(IntraEncoder):
         values = frame.depth
         payload = zstdframe.compress(encode_body(values), self.zstd_level)
         self._values = values
-        return self._message(UNITS_PROFILE[frame.units], frame, values.shape, payload,
-                             to_millimetres(frame)[::MOTION_STRIDE, ::MOTION_STRIDE])
+        # Subsampled before the conversion: the motion cue needs only these pixels.
+        motion_depth_mm = depth_in_millimetres(values[::MOTION_STRIDE, ::MOTION_STRIDE], frame.units)
+        return self._message(UNITS_PROFILE[frame.units], frame, values.shape, payload, motion_depth_mm)
 
 
 def decode_payload(header, payload):

@@ -39,11 +39,16 @@ def mm_to_raw(mm):
     return raw.astype(np.uint16)
 
 
+def depth_in_millimetres(depth, units):
+    """``depth`` (an array of values in DepthUnits ``units``) in millimetres."""
+    if units is DepthUnits.MILLIMETRES:
+        return depth
+    return raw_to_mm(depth)
+
+
 def to_millimetres(frame):
     """The frame's depth in millimetres, whatever units it came in."""
-    if frame.units is DepthUnits.MILLIMETRES:
-        return frame.depth
-    return raw_to_mm(frame.depth)
+    return depth_in_millimetres(frame.depth, frame.units)
 
 
 def to_raw_disparity(frame):

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import zstandard
 
 from depthcam.codec import compression, fine, lossless, residuals, zstdframe
 from depthcam.codec.classic import ClassicEncoder
@@ -99,6 +100,7 @@ def _stream(name, description, messages):
 
 
 def _patched(message, offset, fmt, value):
+    """``message`` (bytes) with ``value`` packed as ``fmt`` at ``offset``: a field set to a bad value."""
     message = bytearray(message)
     struct.pack_into(fmt, message, offset, value)
     return bytes(message)
@@ -177,12 +179,6 @@ def full_lossless_frames(count=2, seed=SEED):
     return frames
 
 
-def _with_u32(data, offset, value):
-    data = bytearray(data)
-    struct.pack_into("<I", data, offset, value)
-    return bytes(data)
-
-
 def build_lossless_vectors():
     """The lossless profiles' vectors as a JSON-ready dict."""
     smooth, scattered = small_lossless_frames()
@@ -207,8 +203,8 @@ def build_lossless_vectors():
         ("no content size", lossless_message(smooth, small, payload=zstandard_without_size(body))),
         ("content over the bound", lossless_message(smooth, small, body=too_large)),
         ("empty body", lossless_message(smooth, small, body=b"")),
-        ("empty palette", lossless_message(smooth, small, body=_with_u32(body, 0, 0))),
-        ("palette of 65537", lossless_message(smooth, small, body=_with_u32(body, 0, 65537))),
+        ("empty palette", lossless_message(smooth, small, body=_patched(body, 0, "<I", 0))),
+        ("palette of 65537", lossless_message(smooth, small, body=_patched(body, 0, "<I", 65537))),
         ("palette cut short", lossless_message(smooth, small, body=body[:10])),
         ("residuals cut short", lossless_message(smooth, small, body=body[:residual_start - 1])),
         ("escape bytes cut short", lossless_message(smooth, small, body=body[:residual_start + 1])),
@@ -216,7 +212,7 @@ def build_lossless_vectors():
         ("a byte too many", lossless_message(smooth, small, body=body + b"\0")),
         ("padding not zero", lossless_message(smooth, small, body=body[:residual_start - 1]
                                               + bytes([body[residual_start - 1] | 1]) + body[residual_start:])),
-        ("index beyond the palette", lossless_message(smooth, small, body=_with_u32(body, 0, palette_size - 1)[:4]
+        ("index beyond the palette", lossless_message(smooth, small, body=_patched(body, 0, "<I", palette_size - 1)[:4]
                                                       + body[4:4 + 2 * (palette_size - 1)] + body[4 + 2 * palette_size:])),
     ]
     streams = [
@@ -271,8 +267,6 @@ def _fine_streams():
 
 def zstandard_without_size(data):
     """A zstd frame of ``data`` that does not state its content size (which FORMAT.md forbids)."""
-    import zstandard
-
     return zstandard.ZstdCompressor(level=1, write_content_size=False).compress(data)
 
 

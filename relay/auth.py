@@ -59,12 +59,11 @@ class BearerTokenCheck:
 
     def check(self, authorization):
         """Return if ``authorization`` (the header's value, or None) carries the token; else raise AuthError."""
-        if not authorization:
+        scheme, _, given = (authorization or "").strip().partition(" ")
+        given = given.strip()
+        if scheme.lower() != self.SCHEME or not given:
             raise AuthError(401, "publishing needs an Authorization: Bearer token")
-        scheme, _, given = authorization.strip().partition(" ")
-        if scheme.lower() != self.SCHEME or not given.strip():
-            raise AuthError(401, "publishing needs an Authorization: Bearer token")
-        if not hmac.compare_digest(given.strip().encode("utf-8", "replace"), self._token):
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), self._token):
             raise AuthError(403, "wrong publish token")
 
 

@@ -24,8 +24,6 @@ from depthcam.relay.auth import AuthError
 from depthcam.relay.closecodes import RelayCloseCode, close_with
 from depthcam.relay.registry import RelayFullError
 
-SERVICE_UNAVAILABLE = 503
-
 
 class PublisherProtocol(WebSocketServerProtocol):
     """One source connection (see the module docstring)."""
@@ -54,7 +52,7 @@ class PublisherProtocol(WebSocketServerProtocol):
             self._stream = registry.admit_publisher(self.stream_name)
         except RelayFullError as exc:
             self._log.warn("source {peer} refused: {reason}", peer=self.peer, reason=exc)
-            raise ConnectionDeny(SERVICE_UNAVAILABLE, str(exc)) from exc
+            raise ConnectionDeny(exc.http_status, str(exc)) from exc
 
     def onOpen(self):
         self._log.info("source {peer} publishing to {name}", peer=self.peer, name=self.stream_name)

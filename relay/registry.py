@@ -2,7 +2,7 @@
 
 Streams are created when a viewer or a source first asks for one (a viewer may wait for a source
 that has not connected yet) and forgotten when the last of them leaves. Names match
-``STREAM_NAME``; the site answers 404 for any other.
+``codec/publishing.py``'s ``STREAM_NAME``; the site answers 404 for any other.
 
 Limits: at most ``max_streams`` streams, ``max_viewers`` viewers in all and
 ``max_viewers_per_stream`` on one stream. A connection is counted from its handshake
@@ -20,20 +20,20 @@ stream name take turns, each time one of them reconnects; a push client should t
 "someone else publishes here" and not reconnect at once.)
 """
 
-
 from twisted.logger import Logger
 
 from depthcam.codec.errors import FrameFormatError
 from depthcam.codec.header import parse_header
-from depthcam.codec.publishing import STREAM_NAME, is_valid_stream_name  # noqa: F401 (re-exported)
+from depthcam.codec.publishing import is_valid_stream_name  # noqa: F401 (re-exported)
 from depthcam.relay.fanout import Fanout
 from depthcam.relay.stats import RateMeter
 from depthcam.relay.stream import StreamCache, StreamFrame
 
 
-
 class RelayFullError(Exception):
-    """A limit refuses a new viewer, source or stream (answered with HTTP 503)."""
+    """A limit refuses a new viewer, source or stream; its handshake gets ``http_status``."""
+
+    http_status = 503  # Service Unavailable
 
 
 class RelayStream:

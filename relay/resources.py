@@ -41,6 +41,17 @@ class ClientFiles(File):
         return pages.forbidden()
 
 
+class SiteWithoutAccessLog(Site):
+    """A Site that logs no line per HTTP request.
+
+    Twisted's ``Site`` logs one at info level for every file a page loads and every /stats poll;
+    the log has one line per source and viewer connection instead (``publisher.py``, ``viewer.py``).
+    """
+
+    def log(self, request):
+        """Log nothing (Twisted's access-log hook)."""
+
+
 class _ForStream:
     """What WebSocketResource needs of a factory, building protocols for one stream name."""
 
@@ -127,5 +138,5 @@ def build_relay(config, token_check, reactor=None):
     root.putChild(b"source", StreamSockets(sources))
     root.putChild(b"ws", WebSocketResource(_ForStream(viewers, config.default_stream)))
     root.putChild(b"stats", StatsResource(registry, reactor))
-    site = Site(root, timeout=config.handshake_timeout_s, reactor=reactor)
+    site = SiteWithoutAccessLog(root, timeout=config.handshake_timeout_s, reactor=reactor)
     return Relay(site, registry)

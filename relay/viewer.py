@@ -25,7 +25,6 @@ from depthcam.relay.registry import RelayFullError
 # Control messages are at most 256 bytes (codec/control.py, which answers 257 up to this with
 # 1008); Autobahn stops reading anything longer and answers 1009.
 MAX_VIEWER_MESSAGE_BYTES = 4096
-SERVICE_UNAVAILABLE = 503
 
 
 def prepare_frame(message):
@@ -74,7 +73,7 @@ class ViewerProtocol(WebSocketServerProtocol):
             self._stream = registry.admit_viewer(self.stream_name)
         except RelayFullError as exc:
             self._log.info("viewer {peer} refused: {reason}", peer=self.peer, reason=exc)
-            raise ConnectionDeny(SERVICE_UNAVAILABLE, str(exc)) from exc
+            raise ConnectionDeny(exc.http_status, str(exc)) from exc
 
     def onOpen(self):
         self._limit_kernel_buffer()

@@ -146,6 +146,11 @@ DEVICES_NEEDING_ARGUMENTS = frozenset({"file", "fakenect", "png"})
 DEVICE_SYNTAX = "scene, kinect[:INDEX], file:PATH (a depthcam-record file), fakenect:DIR, png:DIR"
 
 
+def open_device(config, reactor):
+    """The FrameSource ``config.device`` names, opened (``SourceUnavailable`` if it cannot be)."""
+    return DEVICES[config.device.kind](config.device, config, reactor)
+
+
 def parse_device(text):
     """argparse type for ``--device``: ``KIND`` or ``KIND:ARGUMENT``."""
     kind, _, argument = text.partition(":")
@@ -234,7 +239,7 @@ def serve(config, reactor):
     ).is_dir():
         log.warn("no node_modules in {client_dir}: run `npm install` there first",
                  client_dir=config.client_dir)
-    source = DEVICES[config.device.kind](config.device, config, reactor)
+    source = open_device(config, reactor)
     encoder = make_encoder(config)
     viewers = ViewerFactory(encoder.catchup, reactor=reactor)
     try:
@@ -282,7 +287,7 @@ def push(config, reactor):
     Raises ``TokenConfigError`` when no usable token is configured, before anything starts.
     """
     token = read_token(config.token_file)
-    source = DEVICES[config.device.kind](config.device, config, reactor)
+    source = open_device(config, reactor)
     encoder = make_encoder(config)
     sink = RelaySink(encoder)
     uplink = PushFactory(config.relay_url, token, sink, reactor=reactor)
@@ -294,7 +299,6 @@ def push(config, reactor):
 # Commands: name → function(config, reactor) that starts a mode. ``server`` is the 2012 spelling
 # of ``serve`` and takes its address as a URL; ``push`` takes the relay's.
 COMMANDS = {"serve": serve, "server": serve, "push": push}
-COMMANDS_TAKING_URL = {"server", "push"}
 
 EPILOG = f"""\
 commands:
@@ -398,19 +402,30 @@ def build_parser():
     return parser
 
 
-def relay_source_url(text):
-    """The relay URL of ``push``: ``ws://HOST[:PORT]/source/NAME``, or the 2012 form without a path
-    (the relay's default stream). Raises ValueError, in words, for anything else.
+def split_ws_url(text, expected):
+    """``text`` split by ``urlsplit``, if it is a ws:// URL with a host and a valid port or none.
+
+    Raises ValueError, in words, for anything else; ``expected`` shows the form wanted.
     """
     url = urlsplit(text)
     try:
         url.port  # urlsplit checks the port only when it is read
     except ValueError:
         raise ValueError(f"bad port in {text!r}") from None
+    if url.scheme != "ws" or not url.hostname:
+        raise ValueError(f"expected {expected}, got {text!r}")
+    return url
+
+
+def relay_source_url(text):
+    """The relay URL of ``push``: ``ws://HOST[:PORT]/source/NAME``, or the 2012 form without a path
+    (the relay's default stream). Raises ValueError, in words, for anything else.
+    """
+    expected = "ws://HOST:PORT/source/NAME"
+    url = split_ws_url(text, expected)
     # No user:password@ either: credentials go in --token-file, never on the command line.
-    if (url.scheme != "ws" or not url.hostname or url.username is not None or url.query
-            or url.fragment):
-        raise ValueError(f"expected ws://HOST:PORT/source/NAME, got {text!r}")
+    if url.username is not None or url.query or url.fragment:
+        raise ValueError(f"expected {expected}, got {text!r}")
     if url.path in ("", "/"):
         path = RELAY_SOURCE_PREFIX + DEFAULT_STREAM
     else:
@@ -439,17 +454,14 @@ def parse_config(argv=None):
             parser.error(str(exc))
         if args.wire is not Wire.CLASSIC:
             parser.error("push sends the classic wire only (a relay reads FORMAT.md's headers)")
-    elif args.command in COMMANDS_TAKING_URL:
+    elif args.command == "server":
         if args.url is None:
-            parser.error(f"{args.command} needs a URL, e.g. {args.command} ws://localhost:9000")
-        url = urlsplit(args.url)
+            parser.error("server needs a URL, e.g. server ws://localhost:9000")
         try:
-            url_port = url.port
-        except ValueError:
-            parser.error(f"bad port in {args.url!r}")
-        if url.scheme != "ws" or not url.hostname:
-            parser.error(f"expected ws://HOST:PORT, got {args.url!r}")
-        host, port = url.hostname, url_port if url_port is not None else port
+            url = split_ws_url(args.url, "ws://HOST:PORT")
+        except ValueError as exc:
+            parser.error(str(exc))
+        host, port = url.hostname, url.port if url.port is not None else port
     elif args.url is not None:
         parser.error(f"{args.command} takes no URL (use --host and --port)")
     if not 0 <= port <= 65535:

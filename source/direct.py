@@ -7,7 +7,8 @@ The pieces, from the inside out:
   viewer whose connection has too much unsent data until it drains.
 - ``ViewerProtocol``: one viewer's WebSocket; maps Autobahn's callbacks to fanout calls.
 - ``ViewerFactory``: Autobahn's limits, and the fanout the protocols share.
-- ``build_site``: the client folder as static files, with the factory at ``/ws``.
+- ``build_site``: the client folder as static files, with the factory at ``/ws``, on a Site
+  without an access log.
 """
 
 from autobahn.twisted.resource import WebSocketResource
@@ -240,8 +241,19 @@ class ClientFiles(File):
     }
 
 
+class SiteWithoutAccessLog(Site):
+    """A Site that logs no line per HTTP request.
+
+    Twisted's ``Site`` logs one at info level for every file a page loads; the log has one line
+    per viewer connection instead (``ViewerProtocol``).
+    """
+
+    def log(self, request):
+        """Log nothing (Twisted's access-log hook)."""
+
+
 def build_site(client_dir, viewers):
     """A Site serving ``client_dir`` at / and the ``viewers`` factory's WebSocket at /ws."""
     root = ClientFiles(str(client_dir))
     root.putChild(VIEWER_PATH, WebSocketResource(viewers))
-    return Site(root)
+    return SiteWithoutAccessLog(root)

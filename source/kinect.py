@@ -182,13 +182,10 @@ class KinectSource(FrameSource):
             frame, self._latest = self._latest, None
             return frame
         self._waiting = defer.Deferred(lambda _: setattr(self, "_waiting", None))
-        waiting = self._waiting
-        if not self.retry:
-            waiting.addTimeout(self.READ_TIMEOUT_S, self._reactor,
-                               onTimeoutCancel=self._timed_out)
-        else:
-            waiting.addTimeout(self.READ_TIMEOUT_S, self._reactor, onTimeoutCancel=lambda *_: None)
-        return waiting
+        # Retrying, a timeout is only a tick without a frame (None); else the device is gone.
+        on_timeout = (lambda *_: None) if self.retry else self._timed_out
+        return self._waiting.addTimeout(self.READ_TIMEOUT_S, self._reactor,
+                                        onTimeoutCancel=on_timeout)
 
     def _timed_out(self, result, timeout):
         self._failure = SourceUnavailable(

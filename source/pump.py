@@ -1,7 +1,8 @@
 """FramePump: a LoopingCall that takes frames from a source, encodes each once, and sends it on.
 
-A sink is anything with ``send_frame(message: bytes)``: the direct viewers' fanout today, a push
-to a relay later. The pump knows nothing of their transports.
+A sink is anything with ``send_frame(message: bytes)``: the direct viewers' fanout
+(``direct.ViewerFanout``) or the push to a relay (``push.RelaySink``). The pump knows nothing of
+their transports.
 """
 
 from twisted.internet import defer, task

@@ -108,7 +108,7 @@ def describe(path):
 
 def build_parser():
     """The command line of depthcam-record (every flag has a default and says its unit)."""
-    from depthcam.source.__main__ import DEVICE_SYNTAX, SourceConfig, parse_device
+    from depthcam.source.__main__ import DEVICE_SYNTAX, SourceConfig, parse_device, positive_float
 
     parser = argparse.ArgumentParser(
         prog="depthcam-record",
@@ -120,12 +120,12 @@ def build_parser():
                         help=f"where frames come from: {DEVICE_SYNTAX} (default: scene)")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="the recording file to write (required unless --info; default: none)")
-    parser.add_argument("--seconds", type=float, default=None,
+    parser.add_argument("--seconds", type=positive_float, default=None,
                         help="stop after this many seconds (default: until Ctrl-C, or the end of "
                              "a recording)")
     parser.add_argument("--force", action="store_true", default=False,
                         help="overwrite --out if it exists (default: refuse)")
-    parser.add_argument("--fps", type=float, default=SourceConfig.fps,
+    parser.add_argument("--fps", type=positive_float, default=SourceConfig.fps,
                         help="most frames per second to record (default: %(default)s)")
     parser.add_argument("--depth-scale", type=float, default=SourceConfig.depth_scale,
                         help="png: PNG depth units per metre (default: 1000; 5000 for TUM)")
@@ -159,10 +159,6 @@ def main(argv=None):
         return 0
     if args.out is None:
         parser.error("--out FILE is required (or --info FILE)")
-    if args.seconds is not None and args.seconds <= 0:
-        parser.error(f"--seconds must be more than 0, got {args.seconds}")
-    if args.fps <= 0:
-        parser.error(f"--fps must be more than 0, got {args.fps}")
     config = replace(SourceConfig(), device=args.device, fps=args.fps, depth_scale=args.depth_scale,
                      tilt_deg=args.tilt_deg, retry=args.retry)
     if args.out.exists() and not args.force:  # said before a device is opened, and checked again
@@ -175,11 +171,11 @@ def record(config, out, force, seconds):
     """Run the reactor, writing frames from ``config.device`` to ``out``; the exit status."""
     from twisted.internet import reactor
 
-    from depthcam.source.__main__ import DEVICES, begin_logging
+    from depthcam.source.__main__ import begin_logging, open_device
 
     begin_logging(config.log_level)
     try:
-        source = DEVICES[config.device.kind](config.device, config, reactor)
+        source = open_device(config, reactor)
     except SourceEnded as exc:
         print(f"depthcam-record: {exc}", file=sys.stderr)
         return exc.exit_status

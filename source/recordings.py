@@ -101,7 +101,7 @@ class PngFolder:
 
     units = DepthUnits.MILLIMETRES
 
-    def __init__(self, folder, depth_scale=None, start_time=0.0):
+    def __init__(self, folder, depth_scale=None):
         self.path = Path(folder)
         index = self.path / TUM_INDEX
         if index.is_file():
@@ -111,7 +111,7 @@ class PngFolder:
             self._paths = sorted(path for path in _listing(self.path) if path.suffix == ".png")
             if not self._paths:
                 raise RecordingError(f"{self.path}: no .png depth images")
-            self.times_s = [start_time + i * PNG_FRAME_INTERVAL_S for i in range(len(self._paths))]
+            self.times_s = [i * PNG_FRAME_INTERVAL_S for i in range(len(self._paths))]
             default_scale = MM_PER_METRE
         self.depth_scale = depth_scale if depth_scale is not None else default_scale
         if not self.depth_scale > 0:
@@ -165,16 +165,6 @@ def read_all(recording):
         DepthFrame(recording.read(index), recording.units, recording.times_s[index])
         for index in range(len(recording))
     ]
-
-
-def read_fakenect_dir(folder):
-    """DepthFrames (raw disparity) of a fakenect dump folder, in capture order."""
-    return read_all(FakenectDump(folder))
-
-
-def read_png_dir(folder, depth_scale=MM_PER_METRE, start_time=0.0):
-    """DepthFrames (millimetres) of a folder of 16-bit depth PNGs, in file-name order."""
-    return read_all(PngFolder(folder, depth_scale, start_time))
 
 
 def read_recording_dir(folder):

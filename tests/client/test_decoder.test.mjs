@@ -6,52 +6,21 @@
 // decoder.js imports its LZMA library from client/node_modules, as the browser does.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { StreamDecoder, codesToMillimetres } from '../../client/decoder.js';
+import { checkStream, fromBase64, readVectors } from './vectors.mjs';
 
-const VECTORS_URL = new URL( '../vectors/classic.json', import.meta.url );
-const vectors = JSON.parse( readFileSync( VECTORS_URL, 'utf8' ) );
+const vectors = readVectors( 'classic.json' );
 
-function fromBase64( text ) {
+// A classic frame's codes, byte for byte.
+function checkCodes( { codes }, expect, where ) {
 
-	const bytes = Buffer.from( text, 'base64' );
-	// A standalone ArrayBuffer, as a WebSocket with binaryType "arraybuffer" delivers.
-	return bytes.buffer.slice( bytes.byteOffset, bytes.byteOffset + bytes.byteLength );
-
-}
-
-// Feeds one stream's frames in order to a fresh decoder and checks each against its expectation.
-function checkStream( stream ) {
-
-	const decoder = new StreamDecoder();
-	stream.frames.forEach( ( frame, index ) => {
-
-		const where = `${stream.name} frame ${index}`;
-		const message = fromBase64( frame.message );
-		if ( 'error' in frame.expect ) {
-
-			assert.throws( () => decoder.decode( message ), ( error ) => {
-
-				assert.ok( error instanceof Error, `${where}: throws an Error` );
-				assert.equal( error.name, frame.expect.error, `${where}: error name (${error.message})` );
-				return true;
-
-			}, `${where}: expected ${frame.expect.error}` );
-			return;
-
-		}
-
-		const { header, codes } = decoder.decode( message );
-		assert.deepEqual( { ...header }, frame.expect.header, `${where}: header fields` );
-		assert.ok( codes instanceof Uint8Array, `${where}: codes are a Uint8Array` );
-		const expected = new Uint8Array( fromBase64( frame.expect.codes ) );
-		assert.equal( codes.length, expected.length, `${where}: code count` );
-		const firstDifference = codes.findIndex( ( value, i ) => value !== expected[ i ] );
-		assert.equal( firstDifference, - 1, `${where}: codes differ first at pixel ${firstDifference}` );
-
-	} );
+	assert.ok( codes instanceof Uint8Array, `${where}: codes are a Uint8Array` );
+	const expected = new Uint8Array( fromBase64( expect.codes ) );
+	assert.equal( codes.length, expected.length, `${where}: code count` );
+	const firstDifference = codes.findIndex( ( value, i ) => value !== expected[ i ] );
+	assert.equal( firstDifference, - 1, `${where}: codes differ first at pixel ${firstDifference}` );
 
 }
 
@@ -68,7 +37,7 @@ for ( const stream of vectors.streams ) {
 
 	test( `decodes the "${stream.name}" stream as Python does: ${stream.description}`, () => {
 
-		checkStream( stream );
+		checkStream( stream, checkCodes );
 
 	} );
 

@@ -95,6 +95,14 @@ class RecordingViewer(_RecordingClient):
         return self.wait_for(lambda viewer: len(viewer.frames) >= count or viewer.closed)
 
 
+def assert_decodes_in_order(viewer):
+    """A RecordingViewer decoded every frame it got, from a keyframe on, in consecutive sequence."""
+    assert viewer.errors == []
+    assert viewer.frames[0].header.is_keyframe
+    first = viewer.sequences[0]
+    assert viewer.sequences == list(range(first, first + len(viewer.frames)))
+
+
 class TestSource(_RecordingClient):
     """A source: sends what the test gives it, records how it was closed."""
 

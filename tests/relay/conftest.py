@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
+from twisted.logger import globalLogPublisher
 from twisted.web.client import Agent, PartialDownloadError, readBody
 
 from depthcam.codec import ClassicEncoder, DepthFrame, DepthUnits, StreamDecoder
@@ -57,6 +58,15 @@ def noise_stream():
         return DepthFrame(raw, DepthUnits.RAW_DISPARITY, 1.6e9 + index / 30)
 
     return EncodedStream(make_frame)
+
+
+@pytest.fixture
+def relay_log():
+    """Every log event emitted while the test runs."""
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    yield events
+    globalLogPublisher.removeObserver(events.append)
 
 
 @dataclass

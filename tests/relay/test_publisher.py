@@ -1,8 +1,6 @@
 """relay/publisher.py over real loopback WebSockets: the token, takeover, and bad source input."""
 
-import pytest
 import pytest_twisted
-from twisted.logger import globalLogPublisher
 
 from depthcam.relay.closecodes import RelayCloseCode
 from tests.relay.conftest import KEYFRAME_INTERVAL, TOKEN
@@ -78,15 +76,6 @@ async def test_oversized_message_closes_the_source_with_1009(start_relay, scene_
     again = await relay.clients.source(token=TOKEN)
     await publish(again, [viewer], scene_stream.first(2), already=2)
     assert viewer.sequences == [0, 1, 0, 1]
-
-
-@pytest.fixture
-def relay_log():
-    """Every log event emitted while the test runs."""
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 @pytest_twisted.ensureDeferred

@@ -1,6 +1,7 @@
 """relay/resources.py: what each path of the relay's one port serves."""
 
 import pytest_twisted
+from twisted.logger import formatEvent
 
 
 @pytest_twisted.ensureDeferred
@@ -14,6 +15,18 @@ async def test_client_files_are_served_at_the_root(start_relay, tmp_path):
     assert await relay.get("/") == (200, b"<title>depthcam</title>")
     assert await relay.get("/main.js") == (200, b"export {};")
     assert (await relay.get("/missing.js"))[0] == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_fetching_files_logs_no_line_per_request(start_relay, tmp_path, relay_log):
+    """Client files and /stats, found or not, are served without an access-log line."""
+    client = tmp_path / "client"
+    client.mkdir()
+    (client / "index.html").write_text("<title>depthcam</title>")
+    relay = start_relay(client_dir=client)
+    for path in ("/", "/index.html", "/missing.js", "/stats"):
+        await relay.get(path)
+    assert [text for text in map(formatEvent, relay_log) if '"GET /' in text] == []
 
 
 @pytest_twisted.ensureDeferred

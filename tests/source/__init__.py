@@ -1,0 +1,1 @@
+"""Tests of source/: policies under task.Clock, the server and push on loopback, the programs."""

@@ -275,6 +275,16 @@ async def test_site_serves_the_client_files(direct_server):
 
 
 @pytest_twisted.ensureDeferred
+async def test_fetching_client_files_logs_no_line_per_request(direct_server, log_capture):
+    """Client files, found or not, are served without an access-log line."""
+    agent = Agent(reactor)
+    base = f"http://127.0.0.1:{direct_server.port}/".encode()
+    for path in (b"", b"main.mjs", b"missing.js"):
+        await within(readBody(await within(agent.request(b"GET", base + path))))
+    assert log_capture.lines('"GET /') == []
+
+
+@pytest_twisted.ensureDeferred
 async def test_unsent_bytes_reads_a_real_tcp_transport(direct_server):
     """unsent_bytes counts what was written to a real TCP transport and not yet flushed."""
     endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", direct_server.port)

@@ -6,7 +6,6 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor, task
 from twisted.internet.error import ConnectionRefusedError
-from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 
 from depthcam.codec import ClassicEncoder, StreamDecoder
@@ -16,7 +15,7 @@ from depthcam.codec.publishing import TOKEN_ENV_VAR, TokenConfigError
 from depthcam.relay.closecodes import RelayCloseCode
 from depthcam.source.__main__ import SourceConfig, parse_config, push
 from depthcam.source.push import PushFactory, RelaySink
-from tests.relay.clients import _Waiters
+from tests.relay.clients import assert_decodes_in_order
 from tests.relay.conftest import TOKEN, start_relay  # noqa: F401 (a fixture)
 
 # The backoff in these tests: short, so a reconnect takes tenths of a second, not seconds.
@@ -188,37 +187,6 @@ def test_backoff_doubles_to_max_delay_and_resets_on_open():
 # Push mode against a real relay.
 
 
-class LogCapture:
-    """This process's log events as text, with ``wait_for`` on them (checked after each event)."""
-
-    def __init__(self):
-        self.events = []  # (time.time() of the event, text)
-        self.waiters = _Waiters(self)
-
-    def __call__(self, event):
-        self.events.append((event["log_time"], formatEvent(event)))
-        # Later, not inside the code that is logging: a woken test must not run in its middle.
-        reactor.callLater(0, self.waiters.check)
-
-    def lines(self, fragment):
-        return [text for _, text in self.events if fragment in text]
-
-    def times(self, fragment):
-        return [when for when, text in self.events if fragment in text]
-
-    def wait_for_line(self, fragment, count=1):
-        return self.waiters.wait_for(lambda capture: len(capture.lines(fragment)) >= count)
-
-
-@pytest.fixture
-def log_capture():
-    """A LogCapture of every log event during the test."""
-    capture = LogCapture()
-    globalLogPublisher.addObserver(capture)
-    yield capture
-    globalLogPublisher.removeObserver(capture)
-
-
 @pytest.fixture
 def fast_backoff(monkeypatch):
     """PushFactory's backoff shortened for these tests (class attributes, as Twisted intends)."""
@@ -244,14 +212,6 @@ async def start_push(tmp_path, fast_backoff):
     yield start
     for source in running:
         await source.stop()
-
-
-def assert_decodes_in_order(viewer):
-    """The viewer decoded every frame it got, starting at a keyframe, with consecutive sequences."""
-    assert viewer.errors == []
-    assert viewer.frames[0].header.is_keyframe
-    first = viewer.sequences[0]
-    assert viewer.sequences == list(range(first, first + len(viewer.frames)))
 
 
 @pytest_twisted.ensureDeferred
