@@ -19,6 +19,8 @@ from depthcam.relay.registry import is_valid_stream_name
 SHUTDOWN_GRACE_S = 0.5
 
 
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
 def _positive_int(text):
     value = int(text)
     if value <= 0:
@@ -76,6 +78,9 @@ def build_parser():
                      help="folder of the browser client served at /")
     net.add_argument("--default-stream", type=_stream_name, default=d.default_stream,
                      help="stream that /ws shows")
+    net.add_argument("--log-level", choices=LOG_LEVELS, default="info",
+                     help="least important log events shown (debug adds each slow viewer's "
+                          "skips and catch-ups)")
 
     auth = parser.add_argument_group("publishing")
     auth.add_argument("--token-file", type=Path, default=None,
@@ -140,11 +145,17 @@ def main(argv=None):
         parser.error(str(exc))
 
     from twisted.internet import reactor, task
-    from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
+    from twisted.logger import (
+        FilteringLogObserver, Logger, LogLevel, LogLevelFilterPredicate, globalLogBeginner,
+        textFileLogObserver,
+    )
 
     from depthcam.relay.resources import build_relay
 
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])
+    level = LogLevel.levelWithName(args.log_level)
+    globalLogBeginner.beginLoggingTo([FilteringLogObserver(
+        textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(defaultLogLevel=level)]
+    )])
     log = Logger(namespace="depthcam.relay")
     try:
         relay = build_relay(config, token_check, reactor)
