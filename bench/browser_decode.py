@@ -11,7 +11,6 @@ Prints one Markdown table: median and p95 ms per frame. Compare on the same mach
 import argparse
 import functools
 import http.server
-import json
 import os
 import statistics
 import struct

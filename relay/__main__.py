@@ -13,7 +13,7 @@ from pathlib import Path
 
 from depthcam.relay.auth import TOKEN_ENV_VAR, BearerTokenCheck, TokenConfigError, load_token
 from depthcam.relay.config import RelayConfig
-from depthcam.relay.registry import is_valid_stream_name
+from depthcam.codec.publishing import is_valid_stream_name
 
 # How long the relay waits for its close frames to go out when it stops.
 SHUTDOWN_GRACE_S = 0.5

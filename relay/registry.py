@@ -24,7 +24,6 @@ from twisted.logger import Logger
 
 from depthcam.codec.errors import FrameFormatError
 from depthcam.codec.header import parse_header
-from depthcam.codec.publishing import is_valid_stream_name  # noqa: F401 (re-exported)
 from depthcam.relay.fanout import Fanout
 from depthcam.relay.stats import RateMeter
 from depthcam.relay.stream import StreamCache, StreamFrame

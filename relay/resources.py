@@ -24,7 +24,8 @@ from twisted.web.static import File
 from depthcam.relay.auth import OriginPolicy
 from depthcam.relay.closecodes import RelayCloseCode, close_with
 from depthcam.relay.publisher import PublisherFactory
-from depthcam.relay.registry import RelayStream, StreamRegistry, is_valid_stream_name
+from depthcam.codec.publishing import is_valid_stream_name
+from depthcam.relay.registry import RelayStream, StreamRegistry
 from depthcam.relay.stats import StatsResource
 from depthcam.relay.viewer import ViewerFactory, prepare_frame
 

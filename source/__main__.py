@@ -11,7 +11,6 @@ or ``push.py``).
 """
 
 import argparse
-import enum
 import errno
 import sys
 from dataclasses import dataclass
@@ -29,142 +28,29 @@ from twisted.logger import (
 )
 
 from depthcam.codec import LegacyEncoder, profiles
-from depthcam.codec.reduction import Reduction
 from depthcam.codec.publishing import DEFAULT_STREAM, TOKEN_ENV_VAR, TokenConfigError, is_valid_stream_name
+from depthcam.codec.reduction import Reduction
+from depthcam.source.config import SourceConfig, Wire
+from depthcam.source.devices import DEVICE_SYNTAX, open_device, parse_device_spec
 from depthcam.source.direct import ViewerFactory, build_site
 from depthcam.source.frames import SourceEnded
 from depthcam.source.pump import FramePump
 from depthcam.source.push import PushFactory, RelaySink, read_token
-from depthcam.source.scene import SceneSource, SyntheticScene
 
 log = Logger(namespace="depthcam.source")
 
-# The browser client sits beside the package's folders in the repository (editable install).
-DEFAULT_CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 # Bind addresses that mean "this machine", for the URL we print.
 LOCAL_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost")
 # Where a relay takes a source's stream (relay/resources.py): /source/<name>.
 RELAY_SOURCE_PREFIX = "/source/"
 
 
-class Wire(enum.Enum):
-    """What the source sends: FORMAT.md's classic profile, or the 2012 bytes."""
-
-    CLASSIC = "classic"
-    LEGACY = "legacy"
-
-
-@dataclass(frozen=True)
-class DeviceSpec:
-    """Where frames come from: ``KIND`` or ``KIND:ARGUMENT`` (say, a device index or a file)."""
-
-    kind: str
-    argument: str | None = None
-
-    def __str__(self):
-        return self.kind if self.argument is None else f"{self.kind}:{self.argument}"
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """Everything the command line sets, with the command line's defaults."""
-
-    command: str = "serve"
-    host: str = "127.0.0.1"
-    port: int = 9000
-    fps: float = 30.0
-    keyframe_interval_s: float = 2.0
-    near_mm: int = 500
-    far_mm: int = 8000
-    reduction: Reduction = Reduction.NEAREST_SURFACE
-    profile: str = "classic"
-    error_mm: float | None = None  # fine profile's bound; None: FineEncoder.ERROR_MM
-    wire: Wire = Wire.CLASSIC
-    device: DeviceSpec = DeviceSpec("scene")
-    scene_seed: int = 0
-    client_dir: Path = DEFAULT_CLIENT_DIR
-    log_level: LogLevel = LogLevel.info
-    # Recordings (file:, fakenect:, png:) and the Kinect.
-    loop: bool = False
-    depth_scale: float | None = None  # PNG units per metre; None: 1000, or 5000 for TUM folders
-    tilt_deg: float | None = None
-    retry: bool = False
-    # Push mode: the relay's ws://HOST:PORT/source/NAME, and where the publish token is (None:
-    # $DEPTHCAM_RELAY_TOKEN). The token itself is read when pushing starts, never kept here.
-    relay_url: str | None = None
-    token_file: Path | None = None
-
-    @property
-    def keyframe_interval_frames(self):
-        return max(1, round(self.keyframe_interval_s * self.fps))
-
-
-def open_scene(spec, config, clock):
-    """The synthetic scene (takes no argument)."""
-    return SceneSource(SyntheticScene(config.scene_seed), clock=clock)
-
-
-def open_kinect(spec, config, clock):
-    """A Kinect v1 through freenect; ARGUMENT is its index (default 0)."""
-    from depthcam.source.kinect import KinectSource
-
-    index = int(spec.argument) if spec.argument is not None else 0
-    return KinectSource(index, config.tilt_deg, config.retry, reactor=clock)
-
-
-def open_file(spec, config, clock):
-    """A depthcam recording file (``depthcam-record``); ARGUMENT is its path."""
-    from depthcam.source.recording import open_file_player
-
-    return open_file_player(spec.argument, config.loop, clock)
-
-
-def open_fakenect(spec, config, clock):
-    """A libfreenect dump folder (d-*.pgm); ARGUMENT is the folder."""
-    from depthcam.source.recording import open_fakenect_player
-
-    return open_fakenect_player(spec.argument, config.loop, clock)
-
-
-def open_png(spec, config, clock):
-    """A folder of 16-bit depth PNGs (a TUM folder with depth.txt too); ARGUMENT is the folder."""
-    from depthcam.source.recording import open_png_player
-
-    return open_png_player(spec.argument, config.loop, config.depth_scale, clock)
-
-
-# Device kinds: name → opener(spec, config, clock) → FrameSource. An opener imports what its
-# device needs itself, so a missing driver only matters to whoever asks for that device. An
-# opener raises ``SourceUnavailable`` (one line: what is wrong, how to fix it) if it cannot open.
-DEVICES = {
-    "scene": open_scene, "kinect": open_kinect, "file": open_file, "fakenect": open_fakenect,
-    "png": open_png,
-}
-DEVICES_TAKING_ARGUMENTS = frozenset({"kinect", "file", "fakenect", "png"})
-# These cannot do without their ARGUMENT.
-DEVICES_NEEDING_ARGUMENTS = frozenset({"file", "fakenect", "png"})
-DEVICE_SYNTAX = "scene, kinect[:INDEX], file:PATH (a depthcam-record file), fakenect:DIR, png:DIR"
-
-
-def open_device(config, reactor):
-    """The FrameSource ``config.device`` names, opened (``SourceUnavailable`` if it cannot be)."""
-    return DEVICES[config.device.kind](config.device, config, reactor)
-
-
 def parse_device(text):
     """argparse type for ``--device``: ``KIND`` or ``KIND:ARGUMENT``."""
-    kind, _, argument = text.partition(":")
-    if kind not in DEVICES:
-        raise argparse.ArgumentTypeError(
-            f"unknown device {kind!r} (choose from {', '.join(sorted(DEVICES))})"
-        )
-    if argument and kind not in DEVICES_TAKING_ARGUMENTS:
-        raise argparse.ArgumentTypeError(f"device {kind!r} takes no ':ARGUMENT'")
-    if not argument and kind in DEVICES_NEEDING_ARGUMENTS:
-        raise argparse.ArgumentTypeError(f"device {kind!r} needs one: {kind}:PATH")
-    if kind == "kinect" and argument and not argument.isdigit():
-        raise argparse.ArgumentTypeError(f"kinect:INDEX wants a device number, got {argument!r}")
-    return DeviceSpec(kind, argument or None)
+    try:
+        return parse_device_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def make_encoder(config):

@@ -108,7 +108,9 @@ def describe(path):
 
 def build_parser():
     """The command line of depthcam-record (every flag has a default and says its unit)."""
-    from depthcam.source.__main__ import DEVICE_SYNTAX, SourceConfig, parse_device, positive_float
+    from depthcam.source.__main__ import parse_device, positive_float
+    from depthcam.source.config import SourceConfig
+    from depthcam.source.devices import DEVICE_SYNTAX
 
     parser = argparse.ArgumentParser(
         prog="depthcam-record",
@@ -141,7 +143,7 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of ``depthcam-record``; returns the exit status."""
-    from depthcam.source.__main__ import SourceConfig
+    from depthcam.source.config import SourceConfig
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -171,7 +173,8 @@ def record(config, out, force, seconds):
     """Run the reactor, writing frames from ``config.device`` to ``out``; the exit status."""
     from twisted.internet import reactor
 
-    from depthcam.source.__main__ import begin_logging, open_device
+    from depthcam.source.__main__ import begin_logging
+    from depthcam.source.devices import open_device
 
     begin_logging(config.log_level)
     try:

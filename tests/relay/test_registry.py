@@ -6,7 +6,8 @@ import pytest
 from twisted.internet.task import Clock
 
 from depthcam.codec.errors import BadMagicError, FrameFormatError
-from depthcam.relay.registry import RelayFullError, RelayStream, StreamRegistry, is_valid_stream_name
+from depthcam.codec.publishing import is_valid_stream_name
+from depthcam.relay.registry import RelayFullError, RelayStream, StreamRegistry
 from depthcam.relay.stream import StreamFrame
 
 

@@ -14,10 +14,8 @@ from depthcam.codec import ClassicEncoder, LegacyEncoder, StreamDecoder
 from depthcam.codec.legacy import LEGACY_HEIGHT, LEGACY_WIDTH, decode_legacy
 from depthcam.codec.reduction import Reduction
 from depthcam.source import __main__ as program
+from depthcam.source.config import DeviceSpec, SourceConfig, Wire
 from depthcam.source.__main__ import (
-    DeviceSpec,
-    SourceConfig,
-    Wire,
     build_parser,
     make_encoder,
     parse_config,

@@ -13,7 +13,8 @@ from depthcam.codec.header import parse_header
 from depthcam.codec.vectors import synthetic_frames
 from depthcam.codec.publishing import TOKEN_ENV_VAR, TokenConfigError
 from depthcam.relay.closecodes import RelayCloseCode
-from depthcam.source.__main__ import SourceConfig, parse_config, push
+from depthcam.source.__main__ import parse_config, push
+from depthcam.source.config import SourceConfig
 from depthcam.source.push import PushFactory, RelaySink
 from tests.relay.clients import assert_decodes_in_order
 from tests.relay.conftest import TOKEN, start_relay  # noqa: F401 (a fixture)

@@ -7,8 +7,9 @@ from twisted.internet import reactor
 
 from depthcam.codec import StreamDecoder
 from depthcam.codec.frame import DepthFrame
-from depthcam.source import __main__ as program
-from depthcam.source.__main__ import DeviceSpec, SourceConfig, make_encoder, serve
+from depthcam.source import devices
+from depthcam.source.__main__ import make_encoder, serve
+from depthcam.source.config import DeviceSpec, SourceConfig
 from depthcam.source.recordings import open_recording_dir
 from tests.conftest import recording_path
 from tests.source.dumps import fakenect_dump
@@ -35,12 +36,12 @@ def every_frame(monkeypatch):
     """Recordings the program opens hand out every frame, however late (as depthcam-record has
     them): on a loaded machine a player would skip frames, and sequence N would not be frame N."""
     for kind, _ in DEVICES:
-        def open_every_frame(spec, config, clock, open_player=program.DEVICES[kind]):
+        def open_every_frame(spec, config, clock, open_player=devices.DEVICES[kind]):
             player = open_player(spec, config, clock)
             player.every_frame = True
             return player
 
-        monkeypatch.setitem(program.DEVICES, kind, open_every_frame)
+        monkeypatch.setitem(devices.DEVICES, kind, open_every_frame)
 
 
 @pytest.mark.usefixtures("every_frame")

@@ -1,0 +1,64 @@
+"""SourceConfig: everything the source's command line sets, as one frozen value."""
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from twisted.logger import LogLevel
+
+from depthcam.codec.reduction import Reduction
+
+# The browser client sits beside the package's folders in the repository (editable install).
+DEFAULT_CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
+
+
+class Wire(enum.Enum):
+    """What the source sends: FORMAT.md's classic profile, or the 2012 bytes."""
+
+    CLASSIC = "classic"
+    LEGACY = "legacy"
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """Where frames come from: ``KIND`` or ``KIND:ARGUMENT`` (say, a device index or a file)."""
+
+    kind: str
+    argument: str | None = None
+
+    def __str__(self):
+        return self.kind if self.argument is None else f"{self.kind}:{self.argument}"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Everything the command line sets, with the command line's defaults."""
+
+    command: str = "serve"
+    host: str = "127.0.0.1"
+    port: int = 9000
+    fps: float = 30.0
+    keyframe_interval_s: float = 2.0
+    near_mm: int = 500
+    far_mm: int = 8000
+    reduction: Reduction = Reduction.NEAREST_SURFACE
+    profile: str = "classic"
+    error_mm: float | None = None  # fine profile's bound; None: FineEncoder.ERROR_MM
+    wire: Wire = Wire.CLASSIC
+    device: DeviceSpec = DeviceSpec("scene")
+    scene_seed: int = 0
+    client_dir: Path = DEFAULT_CLIENT_DIR
+    log_level: LogLevel = LogLevel.info
+    # Recordings (file:, fakenect:, png:) and the Kinect.
+    loop: bool = False
+    depth_scale: float | None = None  # PNG units per metre; None: 1000, or 5000 for TUM folders
+    tilt_deg: float | None = None
+    retry: bool = False
+    # Push mode: the relay's ws://HOST:PORT/source/NAME, and where the publish token is (None:
+    # $DEPTHCAM_RELAY_TOKEN). The token itself is read when pushing starts, never kept here.
+    relay_url: str | None = None
+    token_file: Path | None = None
+
+    @property
+    def keyframe_interval_frames(self):
+        return max(1, round(self.keyframe_interval_s * self.fps))
