@@ -23,7 +23,7 @@ help:
 	@echo "make bench           codec benchmark table (make bench ARGS='DIR ...' for other recordings)"
 	@echo "make vectors         rewrite tests/vectors/ from the codec"
 
-$(RUNTIME_STAMP): setup.cfg pyproject.toml
+$(RUNTIME_STAMP): setup.cfg setup.py pyproject.toml codec/_contextmodel.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e .
 	@touch $@

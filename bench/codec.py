@@ -4,11 +4,11 @@
 
 Without arguments it measures the built-in scene and every recording in ../shared/data/;
 DIR may be a fakenect dump folder (d-*.pgm) or a folder of 16-bit depth PNGs (mm).
-The first table compares every profile (classic, lossless, fine) with reference coders on the
+The first table compares every profile (classic, classic-lzma, lossless, fine) with reference coders on the
 same 640 x 480 frames (zlib, bz2, LZMA, zstd levels, 16-bit PNG, RVL): bytes per frame, ratio to
 the raw 16-bit frame, KB/s, encode and decode ms, and for lossy rows the depth error against the
-source. The next compares the classic profile (LZMA) with the same code stream under zlib and bz2,
-and the 2012 wire (--wire legacy). Further tables justify the classic profile's choices: block
+source. The next compares the classic codes' context-mixing coding (classic-cm) with their LZMA
+coding (classic), the same code stream under zlib and bz2, and the 2012 wire (--wire legacy). Further tables justify the classic profile's choices: block
 reduction, quantization mapping and the temporal median. Times are per frame on one core, medians
 of the run; compare ratios, not seconds. Browser decode times: bench/browser_decode.py.
 """
@@ -29,7 +29,7 @@ from PIL import Image
 
 import rvl
 from depthcam.codec import ClassicEncoder, DepthFrame, DepthUnits, LegacyEncoder, StreamDecoder, compression
-from depthcam.codec.classic import apply_delta, encode_delta
+from depthcam.codec.classic import Coding, apply_delta, encode_delta
 from depthcam.codec.header import parse_header
 from depthcam.codec.legacy import decode_legacy
 from depthcam.codec.profiles import make_encoder
@@ -94,13 +94,25 @@ def byte_columns(sizes, keyframes):
 
 
 def classic_rows(frames):
-    """Rows for the classic profile with LZMA, zlib and bz2, and the 2012 wire."""
-    encoder = ClassicEncoder(keyframe_interval=2 * FPS)
+    """Rows for the classic codes: context mixing (classic-cm), LZMA (classic), the same stream
+    under zlib and bz2, and the 2012 wire; the last column is each row's bytes over LZMA's."""
+    encoder = ClassicEncoder(keyframe_interval=2 * FPS, coding=Coding.LZMA)
     messages, encode_s = timed_each(encoder.encode, frames)
     results, decode_s = timed_each(StreamDecoder().decode, messages)
     decoded = [result.codes for result in results]
     keyframes = [parse_header(message)[0].is_keyframe for message in messages]
-    rows = [["classic (LZMA)", *byte_columns([len(m) for m in messages], keyframes), ms(encode_s), ms(decode_s)]]
+    lzma_bytes = sum(map(len, messages))
+    rows = [["classic (LZMA, profile 1)", *byte_columns([len(m) for m in messages], keyframes),
+             ms(encode_s), ms(decode_s)]]
+
+    context_encoder = ClassicEncoder(keyframe_interval=2 * FPS, coding=Coding.CONTEXT)
+    context_messages, context_encode_s = timed_each(context_encoder.encode, frames)
+    context_results, context_decode_s = timed_each(StreamDecoder().decode, context_messages)
+    if any(not np.array_equal(a.codes, b.codes) for a, b in zip(results, context_results)):
+        raise AssertionError("classic-cm decoded to other codes than LZMA")
+    rows.insert(0, ["**classic-cm** (context mixing, profile 5)",
+                    *byte_columns([len(m) for m in context_messages], keyframes),
+                    ms(context_encode_s), ms(context_decode_s)])
 
     # The same code stream with another compressor: the pipeline's own time plus its (de)compression.
     bodies = [codes if key else encode_delta(codes, previous)
@@ -133,6 +145,8 @@ def classic_rows(frames):
     rows.append(["2012 wire (legacy)", *byte_columns([len(m) for m in legacy_messages],
                                                      [m[0] == 1 for m in legacy_messages]),
                  ms(legacy_encode_s), ms(legacy_decode_s)])
+    for row in rows:  # mean B/frame is column 3
+        row.append(f"{float(row[3]) * len(frames) / lzma_bytes:.0%}")
     return rows
 
 
@@ -174,7 +188,8 @@ def profile_row(name, frames, **options):
             bound = max(bound, int(np.abs(decoded.codes.astype(np.int64) - reduced)[reduced > 0].max(initial=0)))
     error = ["0 (exact)", "0", "0"] if exact else [*_error_columns(frames, decoded_mm),
                                                     str(bound) if name == "fine" else "–"]
-    label = {"classic": "classic 160×120 (profile 1)", "lossless": "**lossless** 640×480 (profiles 2/3)",
+    label = {"classic": "**classic** 160×120 (classic-cm, profile 5)",
+             "classic-lzma": "classic-lzma 160×120 (profile 1)", "lossless": "**lossless** 640×480 (profiles 2/3)",
              "fine": f"fine 320×240 ±{encoder.error_mm if name == 'fine' else ''} mm (profile 4)"}[name]
     return [label, *_size_columns(sizes, encode_s, decode_s), *error]
 
@@ -368,10 +383,11 @@ def main(argv=None):
         table(f"profiles and reference coders (references on every {REFERENCE_STRIDE}th frame)",
               ["coder", "mean B/frame", "ratio to raw", "KB/s @30fps", "encode ms", "decode ms",
                "mean error mm", "p99 error mm", "max error vs own blocks mm"],
-              [profile_row("classic", frames), profile_row("lossless", frames), profile_row("fine", frames),
-               *reference_rows(frames)])
-        table("bytes per frame and speed", ["stream", "keyframe B", "delta B", "mean B",
-                                             "KB/s @30fps", "encode ms", "decode ms"], classic_rows(frames))
+              [profile_row("classic", frames), profile_row("classic-lzma", frames),
+               profile_row("lossless", frames), profile_row("fine", frames), *reference_rows(frames)])
+        table("classic codes: bytes per frame and speed", ["stream", "keyframe B", "delta B", "mean B",
+                                                          "KB/s @30fps", "encode ms", "decode ms",
+                                                          "bytes vs LZMA"], classic_rows(frames))
         table("block reduction", ["reduction", "mean B", "no reading", "mean |Δcode|/frame",
                                   "flying pixels", "ms"], reduction_rows(frames))
         table("quantization (subsampled pixels, no median)", ["mapping", "mean error mm", "p99 error mm",

@@ -16,6 +16,7 @@ import {
 } from 'node-liblzma/wasm';
 
 import { codecError } from './codecError.js';
+import { ContextStream } from './contextPayload.js';
 import { decodeFinePayload } from './finePayload.js';
 import { decodeLosslessPayload } from './losslessPayload.js';
 
@@ -49,9 +50,11 @@ const PROFILES = Object.freeze( {
 	2: Object.freeze( { name: 'lossless-raw', units: 'raw', keyframesOnly: true } ),
 	3: Object.freeze( { name: 'lossless-mm', units: 'mm', keyframesOnly: true } ),
 	4: Object.freeze( { name: 'fine', units: 'mm', keyframesOnly: true } ),
+	5: Object.freeze( { name: 'classic-cm', units: null, keyframesOnly: false } ),
 } );
 const PROFILE_CLASSIC = 1;
 const PROFILE_FINE = 4;
+const PROFILE_CLASSIC_CM = 5;
 const FLAG_KEYFRAME = 1;
 const FLAG_CATCHUP = 2;
 const KNOWN_FLAG_BITS = FLAG_KEYFRAME | FLAG_CATCHUP;
@@ -198,6 +201,12 @@ function parseHeader( message ) {
 
 	}
 
+	if ( ( header.flags & FLAG_CATCHUP ) && header.profile === PROFILE_CLASSIC_CM ) {
+
+		throw codecError( 'BadHeaderError', 'classic-cm has no CATCHUP frames' );
+
+	}
+
 	if ( PROFILES[ header.profile ].keyframesOnly && ! ( header.flags & FLAG_KEYFRAME ) ) {
 
 		throw codecError( 'BadHeaderError', `profile ${PROFILES[ header.profile ].name} sends keyframes only` );
@@ -248,7 +257,7 @@ function parseHeader( message ) {
  * Decodes the frames of one stream in order (a fresh one per connection).
  *
  * decode() returns `{header, codes, units}`: the header's wire fields (FORMAT.md names), the frame's
- * samples (width × height, row-major, top row first) and what they are. For classic, `codes` is a
+ * samples (width × height, row-major, top row first) and what they are. For classic and classic-cm, `codes` is a
  * Uint8Array of one-byte codes (255 = no reading) and `units` is null; for the lossless profiles it
  * is a Uint16Array of the source's own values and `units` is 'raw' (Kinect disparity, 2047 = no
  * reading) or 'mm' (0 = no reading); for fine, a Uint16Array of depth and `units` 'mm'. The
@@ -265,6 +274,7 @@ class StreamDecoder {
 		this._profile = 0;
 		this._width = 0;
 		this._height = 0;
+		this._context = null; // classic-cm: the stream's model, in step with the encoder's
 
 	}
 
@@ -287,6 +297,7 @@ class StreamDecoder {
 		const header = parseHeader( message );
 		const pixels = header.width * header.height;
 		const payload = new Uint8Array( message, HEADER.size );
+		if ( header.profile === PROFILE_CLASSIC_CM ) return this._decodeContext( header, payload );
 		const body = header.profile === PROFILE_CLASSIC ? decompressLzmaAlone( payload, pixels )
 			: header.profile === PROFILE_FINE ? decodeFinePayload( header, payload )
 				: decodeLosslessPayload( header, payload );
@@ -295,6 +306,47 @@ class StreamDecoder {
 			return this._keep( header, body );
 
 		}
+
+		this._checkFollows( header );
+		const previous = this._codes;
+		for ( let i = 0; i < pixels; i ++ ) {
+
+			body[ i ] += previous[ i ]; // a Uint8Array stores the sum mod 256, as FORMAT.md's delta needs
+
+		}
+
+		return this._keep( header, body );
+
+	}
+
+	// A classic-cm frame: its payload decodes only in step with the model, so the stream rules
+	// come first (FORMAT.md, *Rejection rules*).
+	_decodeContext( header, payload ) {
+
+		if ( ! ( header.flags & FLAG_KEYFRAME ) ) this._checkFollows( header );
+		if ( this._context === null || this._context.width !== header.width || this._context.height !== header.height ) {
+
+			this._context = new ContextStream( header.width, header.height );
+
+		}
+
+		try {
+
+			const codes = header.flags & FLAG_KEYFRAME ? this._context.decodeKeyframe( payload )
+				: this._context.decodeDelta( payload );
+			return this._keep( header, codes );
+
+		} catch ( error ) {
+
+			this._codes = null;
+			throw error;
+
+		}
+
+	}
+
+	// A delta must follow the frame decoded last.
+	_checkFollows( header ) {
 
 		if ( this._codes === null ) {
 
@@ -310,15 +362,6 @@ class StreamDecoder {
 			throw codecError( 'SequenceGapError', `delta ${header.sequence} (${PROFILES[ header.profile ].name}, ${header.width}x${header.height}) does not follow frame ${this._sequence}; waiting for a keyframe` );
 
 		}
-
-		const previous = this._codes;
-		for ( let i = 0; i < pixels; i ++ ) {
-
-			body[ i ] += previous[ i ]; // a Uint8Array stores the sum mod 256, as FORMAT.md's delta needs
-
-		}
-
-		return this._keep( header, body );
 
 	}
 

@@ -1,10 +1,15 @@
-"""The classic profile: 160 x 120, one byte a pixel, median of 3, delta + keyframes, LZMA."""
+"""The classic profile: 160 x 120, one byte a pixel, median of 3, delta + keyframes.
+
+Two codings of the same codes: LZMA (profile ``classic``, id 1) and context mixing (profile
+``classic-cm``, id 5: about half the bytes; needs the compiled coder, see contextcoding.py).
+"""
 
 import dataclasses
+import enum
 
 import numpy as np
 
-from depthcam.codec import compression
+from depthcam.codec import compression, contextcoding
 from depthcam.codec.header import FrameFlags, FrameHeader, Profile
 from depthcam.codec.motion import motion_cue
 from depthcam.codec.quantization import InverseDepthQuantizer
@@ -23,20 +28,35 @@ def apply_delta(delta, previous_codes):
     return delta + previous_codes
 
 
+class Coding(enum.Enum):
+    """How a classic frame's codes are compressed."""
+
+    LZMA = "lzma"  # profile classic (1)
+    CONTEXT = "context"  # profile classic-cm (5)
+
+
+def best_coding():
+    """Context mixing where the compiled coder is built, else LZMA."""
+    return Coding.CONTEXT if contextcoding.available() else Coding.LZMA
+
+
 class ClassicEncoder:
     """Encodes a stream of DepthFrames as classic-profile wire frames.
 
-    ``encode`` returns the frame every viewer gets; ``catchup`` returns an absolute copy of the
-    latest frame for a viewer that joins between keyframes.
+    ``encode`` returns the frame every viewer gets; ``catchup_messages`` what a viewer that joins
+    between keyframes needs first: an absolute copy of the latest frame (LZMA), or the keyframe and
+    every delta since (context mixing, whose model a decoder must follow from the keyframe on).
     """
-
-    profile = Profile.CLASSIC
     # Frames between keyframes; the source sets it from its fps (2 s by default).
     KEYFRAME_INTERVAL_FRAMES = 60
 
     def __init__(self, keyframe_interval=None, near_mm=500, far_mm=8000,
-                 reduction=Reduction.NEAREST_SURFACE):
+                 reduction=Reduction.NEAREST_SURFACE, coding=Coding.LZMA):
         self.keyframe_interval = keyframe_interval or self.KEYFRAME_INTERVAL_FRAMES
+        self.coding = Coding(coding)
+        self.profile = Profile.CLASSIC_CM if self.coding is Coding.CONTEXT else Profile.CLASSIC
+        self._context = None  # the ContextStream of the current frame size (context mixing)
+        self._group = []  # context mixing: the messages since the latest keyframe
         self.quantizer = InverseDepthQuantizer(near_mm, far_mm)
         self._reduce = REDUCERS[Reduction(reduction)]
         self._median = MedianOfThree()
@@ -69,8 +89,7 @@ class ClassicEncoder:
             or self._codes is None
             or self._frames_since_keyframe + 1 >= self.keyframe_interval
         )
-        body = codes if keyframe else encode_delta(codes, self._codes)
-        payload = compression.compress(body.tobytes())
+        payload = self._payload(codes, keyframe)
         self._sequence = (self._sequence + 1) & 0xFFFFFFFF
         self._header = FrameHeader(
             profile=self.profile,
@@ -85,6 +104,8 @@ class ClassicEncoder:
             payload_length=len(payload),
         )
         message = self._header.pack() + payload
+        if self.coding is Coding.CONTEXT:
+            self._group = [message] if keyframe else [*self._group, message]
         self._frames_since_keyframe = 0 if keyframe else self._frames_since_keyframe + 1
         self._keyframe_requested = False
         self._codes = codes
@@ -93,11 +114,31 @@ class ClassicEncoder:
         self._catchup_message = None
         return message
 
+    def _payload(self, codes, keyframe):
+        if self.coding is Coding.LZMA:
+            body = codes if keyframe else encode_delta(codes, self._codes)
+            return compression.compress(body.tobytes())
+        if self._context is None or self._context.shape != codes.shape:
+            self._context = contextcoding.ContextStream(codes.shape[1], codes.shape[0])
+        if keyframe:
+            return self._context.encode_keyframe(codes)
+        return self._context.encode_delta(codes)
+
+    def catchup_messages(self):
+        """What a viewer joining now needs before the next frame; empty before the first frame."""
+        if self.coding is Coding.CONTEXT:
+            return list(self._group)
+        message = self.catchup()
+        return [] if message is None else [message]
+
     def catchup(self):
         """An absolute copy of the latest frame (CATCHUP flag), or None before the first frame.
 
-        Computed once per frame however many viewers join during it.
+        Computed once per frame however many viewers join during it. LZMA coding only: a
+        context-mixing delta needs every frame since its keyframe (``catchup_messages``).
         """
+        if self.coding is Coding.CONTEXT:
+            raise TypeError("classic-cm has no catch-up frame; send catchup_messages()")
         if self._codes is None:
             return None
         if self._catchup_message is None:
@@ -122,3 +163,10 @@ def decode_payload(header, payload):
     if header.is_keyframe:
         return lambda previous_codes: body
     return lambda previous_codes: apply_delta(body, previous_codes)
+
+
+def decode_context_payload(header, payload, context):
+    """The codes of a classic-cm frame, decoded by the stream's ContextStream ``context``."""
+    if header.is_keyframe:
+        return context.decode_keyframe(payload)
+    return context.decode_delta(payload)

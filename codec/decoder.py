@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from depthcam.codec import classic, errors, fine, lossless
+from depthcam.codec.classic import decode_context_payload
+from depthcam.codec.contextcoding import ContextStream
 from depthcam.codec.frame import DepthUnits
 from depthcam.codec.header import Profile, parse_header, profile_name
 from depthcam.codec.quantization import InverseDepthQuantizer
@@ -65,6 +67,7 @@ class StreamDecoder:
         self._codes = None
         self._sequence = None
         self._profile = None
+        self._context = None  # classic-cm: the stream's model, in step with the encoder's
 
     @property
     def has_keyframe(self):
@@ -73,8 +76,30 @@ class StreamDecoder:
     def decode(self, message):
         """Decode one wire frame (bytes-like) and return a DecodedFrame."""
         header, payload = parse_header(message)
+        if header.profile is Profile.CLASSIC_CM:
+            return self._decode_context(header, payload)
         # FORMAT.md's order: the payload must decompress before stream rules are checked.
         decode_payload = PAYLOAD_DECODERS[header.profile](header, payload)
+        self._check_follows(header)
+        codes = decode_payload(self._codes)
+        self._codes, self._sequence, self._profile = codes, header.sequence, header.profile
+        return DecodedFrame(header, codes)
+
+    def _decode_context(self, header, payload):
+        """A classic-cm frame: its payload decodes only in step with the model (FORMAT.md)."""
+        self._check_follows(header)
+        if self._context is None or self._context.shape != (header.height, header.width):
+            self._context = ContextStream(header.width, header.height)
+        try:
+            codes = decode_context_payload(header, payload, self._context)
+        except errors.CorruptPayloadError:
+            self._codes = self._sequence = self._profile = None
+            raise
+        self._codes, self._sequence, self._profile = codes, header.sequence, header.profile
+        return DecodedFrame(header, codes)
+
+    def _check_follows(self, header):
+        """A delta must follow the frame decoded last; a keyframe may come at any time."""
         if not header.is_keyframe:
             if self._codes is None:
                 raise errors.MissingKeyframeError(
@@ -88,6 +113,3 @@ class StreamDecoder:
                     f"delta {header.sequence} ({profile_name(header.profile)}, {header.width}x"
                     f"{header.height}) does not follow frame {previous}; waiting for a keyframe"
                 )
-        codes = decode_payload(self._codes)
-        self._codes, self._sequence, self._profile = codes, header.sequence, header.profile
-        return DecodedFrame(header, codes)

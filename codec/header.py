@@ -24,6 +24,7 @@ class Profile(enum.IntEnum):
     LOSSLESS_RAW = 2
     LOSSLESS_MM = 3
     FINE = 4
+    CLASSIC_CM = 5
 
 
 def profile_name(profile):
@@ -140,6 +141,8 @@ def parse_header(message):
     flags = FrameFlags(flag_bits)
     if flags & FrameFlags.CATCHUP and not flags & FrameFlags.KEYFRAME:
         raise errors.BadHeaderError("CATCHUP frame without KEYFRAME")
+    if flags & FrameFlags.CATCHUP and profile is Profile.CLASSIC_CM:
+        raise errors.BadHeaderError("classic-cm has no CATCHUP frames")
     if profile in KEYFRAME_ONLY_PROFILES and not flags & FrameFlags.KEYFRAME:
         raise errors.BadHeaderError(f"profile {profile_name(profile)} sends keyframes only")
     if reserved:

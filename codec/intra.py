@@ -48,6 +48,11 @@ class IntraEncoder:
         self._motion_codes, self._payload, self._catchup_message = motion_codes, payload, None
         return self._header.pack() + payload
 
+    def catchup_messages(self):
+        """What a viewer joining now needs first: the catch-up frame (none before the first frame)."""
+        message = self.catchup()
+        return [] if message is None else [message]
+
     def catchup(self):
         """The latest frame again with the CATCHUP flag, or None before the first frame."""
         if self._header is None:

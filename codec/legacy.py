@@ -79,6 +79,11 @@ class LegacyEncoder:
         header = LEGACY_HEADER.pack(int(keyframe), *quadrant_means(codes))
         return header + pylzma_compress(body.tobytes())
 
+    def catchup_messages(self):
+        """What a viewer joining now needs first: the catch-up keyframe (none before the first frame)."""
+        message = self.catchup()
+        return [] if message is None else [message]
+
     def catchup(self):
         """A keyframe of the latest frame (the 2012 format has no catch-up flag)."""
         if self._codes is None:

@@ -1,12 +1,12 @@
 """The encoder factory: a profile name (the source's ``--profile``) and options in, an encoder out."""
 
-from depthcam.codec.classic import ClassicEncoder
+from depthcam.codec.classic import ClassicEncoder, Coding, best_coding
 from depthcam.codec.fine import FineEncoder
 from depthcam.codec.lossless import LosslessEncoder
 from depthcam.codec.reduction import Reduction
 
 # What ``--profile`` accepts, in the order its help lists them.
-PROFILE_NAMES = ("classic", "lossless", "fine")
+PROFILE_NAMES = ("classic", "classic-lzma", "lossless", "fine")
 
 
 def make_encoder(name, *, keyframe_interval=None, near_mm=500, far_mm=8000,
@@ -14,11 +14,13 @@ def make_encoder(name, *, keyframe_interval=None, near_mm=500, far_mm=8000,
     """The encoder of profile ``name``, given the source's options.
 
     Options a profile has no use for are ignored: every lossless and fine frame is a keyframe, so
-    they take no ``keyframe_interval``; only classic takes ``reduction``, only fine ``error_mm``
+    they take no ``keyframe_interval``; only classic takes ``reduction`` (and sends classic-cm where the compiled coder is built), only fine ``error_mm``
     (its bound on the depth error, mm; None = FineEncoder.ERROR_MM).
     """
     if name == "classic":
-        return ClassicEncoder(keyframe_interval, near_mm, far_mm, reduction)
+        return ClassicEncoder(keyframe_interval, near_mm, far_mm, reduction, best_coding())
+    if name == "classic-lzma":
+        return ClassicEncoder(keyframe_interval, near_mm, far_mm, reduction, Coding.LZMA)
     if name == "lossless":
         return LosslessEncoder(near_mm, far_mm)
     if name == "fine":

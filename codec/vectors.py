@@ -24,7 +24,7 @@ import numpy as np
 import zstandard
 
 from depthcam.codec import compression, fine, lossless, residuals, zstdframe
-from depthcam.codec.classic import ClassicEncoder
+from depthcam.codec.classic import ClassicEncoder, Coding
 from depthcam.codec.decoder import StreamDecoder
 from depthcam.codec.errors import CodecError
 from depthcam.codec.frame import DepthFrame, DepthUnits
@@ -136,6 +136,7 @@ def build_vectors():
                  _patched(keyframe[:HEADER_SIZE], 36, "<I", len(wrong_codes)) + wrong_codes]),
         _stream("corrupt-before-order", "a corrupt delta before any keyframe is corrupt first",
                 [delta[:HEADER_SIZE] + bytes(len(delta) - HEADER_SIZE), delta]),
+        *_context_streams(),
     ]
     dequantize = []
     for near_mm, far_mm in ((500, 8000), (400, 4500)):
@@ -143,6 +144,46 @@ def build_vectors():
         dequantize.append({"near_mm": near_mm, "far_mm": far_mm,
                            "mm": quantizer.to_mm(np.arange(256)).tolist()})
     return {"format_version": FORMAT_VERSION, "dequantize": dequantize, "streams": streams}
+
+
+def _with_payload(message, payload):
+    """``message`` with its payload replaced (and payload_length to match)."""
+    return _patched(message[:HEADER_SIZE], 36, "<I", len(payload)) + payload
+
+
+def _context_streams():
+    """classic-cm (profile 5): the same frames as the classic streams, plus noise that needs the
+    magnitude escape, a late join from the encoder's cache, and every way its payload can be bad."""
+    encoder = ClassicEncoder(keyframe_interval=4, coding=Coding.CONTEXT)
+    messages = [encoder.encode(frame) for frame in synthetic_frames(6)]
+    joining = encoder.catchup_messages()
+    keyframe, delta, following = messages[0], messages[1], messages[2]
+    payload = parse_header(delta)[1]
+    flipped = bytearray(payload)
+    flipped[len(flipped) // 2] ^= 0x40
+    wrong_crc = bytearray(payload)
+    wrong_crc[0] ^= 1
+    rng = np.random.default_rng(SEED)
+    noise_encoder = ClassicEncoder(coding=Coding.CONTEXT)
+    # One random depth per 4 x 4 block (0.6-3.5 m), so the codes jump all over 0-254.
+    blocks = [np.kron(rng.integers(500, 1000, (120, 160)), np.ones((4, 4), np.int64)) for _ in range(4)]
+    noise = [noise_encoder.encode(DepthFrame(raw.astype(np.uint16), DepthUnits.RAW_DISPARITY, 1.5e9 + i))
+             for i, raw in enumerate(blocks)]
+    return [
+        _stream("cm-keyframes-and-deltas", "classic-cm: two keyframes (every 4th frame) and their deltas",
+                messages),
+        _stream("cm-late-join", "classic-cm: a viewer joining after frame 5 gets the keyframe and the delta since",
+                joining),
+        _stream("cm-noise", "classic-cm: random depth, so residuals need the 8-bit magnitude escape", noise),
+        _stream("cm-delta-first", "classic-cm: a delta before any keyframe", [delta, keyframe, delta]),
+        _stream("cm-sequence-gap", "classic-cm: a frame goes missing; the decoder waits for the next keyframe",
+                [messages[0], messages[2], messages[3], messages[4], messages[5]]),
+        _stream("cm-corrupt-bits", "classic-cm: a flipped bit in a delta; the model is lost until a keyframe",
+                [keyframe, _with_payload(delta, bytes(flipped)), following, keyframe, delta]),
+        _stream("cm-wrong-crc", "classic-cm: a delta whose CRC-32 does not match", [keyframe, _with_payload(delta, bytes(wrong_crc))]),
+        _stream("cm-no-crc", "classic-cm: a keyframe payload of 3 bytes", [_with_payload(keyframe, payload[:3])]),
+        _stream("cm-catchup-flag", "classic-cm has no CATCHUP frames", [_patched(keyframe, 6, "<B", 3)]),
+    ]
 
 
 def lossless_message(values, profile, body=None, payload=None, sequence=0, flags=FrameFlags.KEYFRAME):
@@ -225,8 +266,8 @@ def build_lossless_vectors():
         _stream("lossless-mm-full", "a 640 x 480 millimetre frame", [full_mm]),
         _stream("lossless-without-keyframe", "a lossless frame must be a keyframe",
                 [lossless_message(smooth, small, flags=FrameFlags.NONE), good]),
-        _stream("unknown-profile-5", "a profile id beyond the known ones",
-                [_patched(good, 5, "<B", 5)]),
+        _stream("unknown-profile-6", "a profile id beyond the known ones",
+                [_patched(good, 5, "<B", 6)]),
         _stream("lossless-corrupt", "; ".join(name for name, _ in corrupt) + "; then a good frame",
                 [message for _, message in corrupt] + [good]),
         *_fine_streams(),

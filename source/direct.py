@@ -3,7 +3,7 @@
 The pieces, from the inside out:
 
 - ``ViewerFanout``: the policy, a plain object (and the pump's sink). Sends each frame to every
-  viewer framed once, a catch-up frame to a viewer that joins or asks to resync, and skips a
+  viewer framed once, catch-up frames to a viewer that joins or asks to resync, and skips a
   viewer whose connection has too much unsent data until it drains.
 - ``ViewerProtocol``: one viewer's WebSocket; maps Autobahn's callbacks to fanout calls.
 - ``ViewerFactory``: Autobahn's limits, and the fanout the protocols share.
@@ -44,8 +44,9 @@ class ViewerFanout:
 
     A viewer is anything with ``unsent_bytes()``, ``send_prepared(prepared)``,
     ``send_message(message)`` and ``drop()``. ``prepare(message)`` frames a message once for
-    all viewers; ``catchup()`` is the encoder's: an absolute copy of the latest frame, or None
-    before the first.
+    all viewers; ``catchup()`` is the encoder's ``catchup_messages``: what a viewer joining now
+    needs before the next frame (an absolute copy of the latest frame, or for classic-cm the
+    keyframe and the deltas since), empty before the first frame.
 
     Backpressure cannot work for a broadcast, so the decision is per viewer: one with more than
     ``MAX_UNSENT_BYTES`` waiting in its connection misses frames until it drains below that, then
@@ -128,8 +129,7 @@ class ViewerFanout:
             viewer.drop()
 
     def _send_catchup(self, viewer):
-        message = self._catchup()
-        if message is not None:
+        for message in self._catchup():
             viewer.send_message(message)
 
 
@@ -194,7 +194,7 @@ class ViewerProtocol(WebSocketServerProtocol):
 class ViewerFactory(WebSocketServerFactory):
     """Makes ViewerProtocols and owns their fanout (``self.fanout``, the pump's sink).
 
-    ``catchup`` is the encoder's ``catchup`` method. The class attributes are Autobahn's limits
+    ``catchup`` is the encoder's ``catchup_messages`` method. The class attributes are Autobahn's limits
     for viewers, who only ever send tiny control messages.
     """
 

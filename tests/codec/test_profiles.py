@@ -2,7 +2,7 @@
 
 import pytest
 
-from depthcam.codec import ClassicEncoder
+from depthcam.codec import ClassicEncoder, Profile, contextcoding
 from depthcam.codec.fine import FineEncoder
 from depthcam.codec.lossless import LosslessEncoder
 from depthcam.codec.profiles import PROFILE_NAMES, make_encoder
@@ -18,7 +18,15 @@ def test_each_profile_name_gives_its_encoder():
     fine = make_encoder("fine", keyframe_interval=7, near_mm=400, far_mm=4500, error_mm=5)
     assert isinstance(fine, FineEncoder) and fine.error_mm == 5 and fine.step_mm == 11
     assert make_encoder("fine").error_mm == FineEncoder.ERROR_MM
-    assert set(PROFILE_NAMES) == {"classic", "lossless", "fine"}
+    assert set(PROFILE_NAMES) == {"classic", "classic-lzma", "lossless", "fine"}
+
+
+def test_classic_sends_context_mixing_and_classic_lzma_does_not():
+    """--profile classic is classic-cm (the compiled coder is built here); classic-lzma is profile 1."""
+    assert contextcoding.available(), "the compiled coder must be built for the tests (pip install -e .)"
+    assert make_encoder("classic").profile is Profile.CLASSIC_CM
+    lzma = make_encoder("classic-lzma", keyframe_interval=7)
+    assert lzma.profile is Profile.CLASSIC and lzma.keyframe_interval == 7
 
 
 def test_an_unknown_profile_is_refused():

@@ -8,6 +8,7 @@ import pytest_twisted
 from twisted.internet import defer
 
 from depthcam.codec import profiles
+from depthcam.codec.header import profile_name
 from depthcam.codec.vectors import synthetic_frames
 from depthcam.codec.control import CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA
 from depthcam.relay.fanout import ViewerState
@@ -214,6 +215,10 @@ async def test_origins_outside_the_allowed_list_are_refused(start_relay):
     assert await status("/view/s") == 101
 
 
+# What each --profile sends (FORMAT.md names): the synthetic frames are raw disparity.
+WIRE_PROFILES = {"classic": "classic-cm", "classic-lzma": "classic", "lossless": "lossless-raw", "fine": "fine"}
+
+
 @pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)
 @pytest_twisted.ensureDeferred
 async def test_relay_carries_every_profile(start_relay, profile):
@@ -231,5 +236,4 @@ async def test_relay_carries_every_profile(start_relay, profile):
     assert late.frames[0].header.is_keyframe
     for watcher in (viewer, late):
         assert_decoded_correctly(watcher, stream)
-        assert {frame.header.profile.name.lower().replace("_", "-") for frame in watcher.frames} <= {
-            profile, f"{profile}-raw"}
+        assert {profile_name(frame.header.profile) for frame in watcher.frames} == {WIRE_PROFILES[profile]}

@@ -80,7 +80,7 @@ class StreamStandIn:
         return ("prepared", message)
 
     def catchup(self):
-        return None if self.latest is None else b"catchup " + self.latest
+        return [] if self.latest is None else [b"catchup " + self.latest]
 
     def fanout(self, events=None):
         fanout = ViewerFanout(self.prepare, self.catchup)
@@ -185,7 +185,7 @@ async def direct_server(scene, tmp_path):
     (tmp_path / "index.html").write_text("<!doctype html><title>depthcam</title>")
     (tmp_path / "main.mjs").write_text("export const answer = 42;\n")
     encoder = ClassicEncoder(keyframe_interval=KEYFRAME_INTERVAL_FRAMES)
-    viewers = ViewerFactory(encoder.catchup, reactor=reactor)
+    viewers = ViewerFactory(encoder.catchup_messages, reactor=reactor)
     port = reactor.listenTCP(0, build_site(tmp_path, viewers), interface="127.0.0.1")
     pump = FramePump(SceneSource(scene, clock=reactor), encoder, [viewers.fanout], fps=FPS,
                      clock=reactor)

@@ -1,0 +1,576 @@
+/* Context-mixing coder for classic delta frames (FORMAT.md, profile 5 "classic").
+ *
+ * The arithmetic needs a compiled loop: every pixel's bits are predicted by eight adaptive
+ * context models mixed by a small online-trained mixer, and each bit depends on the ones
+ * before it.  client/contextModel.js decodes the same bits; both follow FORMAT.md's
+ * "Context-mixing delta payload" section, integer for integer.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_READING 255
+#define MAX_CODE 254
+#define SWITCH_RESIDUAL 6    /* |neighbours' change| from which kind 2 predicts spatially */
+#define SENTINEL 99          /* "no residual known here" */
+#define MODELS 9
+#define TABLE_BITS 16
+#define TABLE_SIZE (1 << TABLE_BITS)
+#define COUNT_LIMIT 250
+#define BIN_KINDS 32         /* bin id (0..15) * 2 + sign */
+#define MIXER_SETS (BIN_KINDS * 27)
+#define INPUTS (MODELS + 1)
+#define WEIGHT_INIT 13107    /* 0.2 in 16.16 */
+#define BIAS_INPUT 256
+#define WEIGHT_LIMIT (1 << 23)
+#define MIXER_RATE 2
+#define UNARY_BINS 20
+#define ESCAPE_BITS 8
+
+static int squash_table[33] = {
+    1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
+    2549, 2994, 3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094};
+static int16_t stretch_table[4096];
+static int32_t reciprocal[COUNT_LIMIT + 1];
+
+static int squash(int d)
+{
+    if (d > 2047) return 4095;
+    if (d < -2047) return 1;
+    int w = d & 127;
+    int i = (d >> 7) + 16;
+    return (squash_table[i] * (128 - w) + squash_table[i + 1] * w + 64) >> 7;
+}
+
+static void init_tables(void)
+{
+    int pi = 0;
+    for (int x = -2047; x <= 2047; x++) {
+        int v = squash(x);
+        for (int j = pi; j <= v; j++) stretch_table[j] = (int16_t)x;
+        pi = v + 1;
+    }
+    for (int j = pi; j < 4096; j++) stretch_table[j] = 2047;
+    for (int n = 0; n <= COUNT_LIMIT; n++) reciprocal[n] = 32768 / (2 * n + 3);
+}
+
+typedef struct {
+    int width, height;
+    uint16_t prob[MODELS][TABLE_SIZE];
+    uint8_t count[MODELS][TABLE_SIZE];
+    int32_t weight[MIXER_SETS][INPUTS];
+    uint8_t *history;       /* 3 frames: t-1, t-2, t-3 */
+    int16_t *residual;      /* this frame's residuals against t-1, SENTINEL where unknown */
+    uint8_t *volatility;
+} Model;
+
+static void model_reset(Model *m, const uint8_t *keyframe)
+{
+    size_t n = (size_t)m->width * m->height;
+    for (int i = 0; i < MODELS; i++) {
+        for (int j = 0; j < TABLE_SIZE; j++) m->prob[i][j] = 32768;
+        memset(m->count[i], 0, TABLE_SIZE);
+    }
+    for (int s = 0; s < MIXER_SETS; s++)
+        for (int i = 0; i < INPUTS; i++) m->weight[s][i] = WEIGHT_INIT;
+    memset(m->volatility, 0, n);
+    if (keyframe)
+        for (int k = 0; k < 3; k++) memcpy(m->history + k * n, keyframe, n);
+    else
+        memset(m->history, NO_READING, 3 * n);
+}
+
+static int clampc(int x, int k)
+{
+    if (x == SENTINEL) return 2 * k + 1;
+    return (x < -k ? -k : (x > k ? k : x)) + k;
+}
+
+static uint32_t hash_fields(int model, const int *fields, int count)
+{
+    uint32_t h = (uint32_t)(model + 1) * 0x3C6EF372u;
+    for (int i = 0; i < count; i++) {
+        h = (h ^ (uint32_t)fields[i]) * 0x9E3779B1u;
+        h ^= h >> 15;
+    }
+    return h;
+}
+
+static uint32_t slot_of(uint32_t base, int bb)
+{
+    uint32_t h = (base + (uint32_t)bb) * 0x85EBCA6Bu;
+    h ^= h >> 13;
+    return h >> (32 - TABLE_BITS);
+}
+
+/* Per-pixel features, all computed from what a decoder already has. */
+typedef struct {
+    int pred, kind, gq, gp, gx, gy, nonecnt, pnone;
+    int rW, rWW, rN, rNN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq;
+    uint32_t base[MODELS];  /* each model's context hash before the bin is added */
+    int mixer_base;
+} Features;
+
+static void context_hashes(Features *f)
+{
+    int none_kind = f->nonecnt * 2 + f->kind;
+    if (none_kind > 7) none_kind = 7;
+    int gp = f->gp > 63 ? 63 : f->gp;
+    int fields[MODELS][5] = {
+        {clampc(f->rW, 2), clampc(f->rN, 2), f->gq, f->kind, none_kind},
+        {clampc(f->rNW, 1), clampc(f->rNE, 1), clampc(f->rp, 1), none_kind, f->pnone},
+        {clampc(f->rW, 4), clampc(f->rN, 4), clampc(f->rNW, 4), clampc(f->rNE, 4), clampc(f->rp, 4)},
+        {gp, clampc(f->rp, 2), f->kind, 0, 0},
+        {clampc(f->gx, 4), clampc(f->gy, 4), clampc(f->mr, 3), f->kind, 0},
+        {clampc(f->dW, 4), clampc(f->dN, 4), f->pnone, 0, 0},
+        {clampc(f->rp, 2), clampc(f->rpp, 2), clampc(f->mr, 3), 0, 0},
+        {clampc(f->rWW, 3), clampc(f->rNN, 3), clampc(f->rW, 2), clampc(f->rN, 2), 0},
+        {f->vq, f->vmq, clampc(f->rW, 1), clampc(f->rN, 1), 0},
+    };
+    static const int field_count[MODELS] = {5, 5, 5, 3, 4, 3, 3, 4, 4};
+    for (int i = 0; i < MODELS; i++) f->base[i] = hash_fields(i, fields[i], field_count[i]);
+    f->mixer_base = clampc(f->mr, 3) * 3 + f->kind;
+}
+
+static int valid(int v) { return v >= 0 && v != NO_READING; }
+
+/* c clamped between a and b: LOCO-I's median edge detector when c = a + b - corner. */
+static int med3(int a, int b, int c)
+{
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    return c < lo ? lo : (c > hi ? hi : c);
+}
+
+static void features(const Model *m, const uint8_t *cur, int x, int y, Features *f)
+{
+    int W = m->width, H = m->height;
+    size_t n = (size_t)W * H;
+    const uint8_t *prev = m->history, *pp = m->history + n, *ppp = m->history + 2 * n;
+    const int16_t *r = m->residual;
+    int i = y * W + x;
+    int P = prev[i];
+    f->rW = x > 0 ? r[i - 1] : SENTINEL;
+    f->rWW = x > 1 ? r[i - 2] : SENTINEL;
+    f->rN = y > 0 ? r[i - W] : SENTINEL;
+    f->rNN = y > 1 ? r[i - 2 * W] : SENTINEL;
+    f->rNW = (x > 0 && y > 0) ? r[i - W - 1] : SENTINEL;
+    f->rNE = (y > 0 && x < W - 1) ? r[i - W + 1] : SENTINEL;
+    int Wv = x > 0 ? cur[i - 1] : -1;
+    int Nv = y > 0 ? cur[i - W] : -1;
+    int NWv = (x > 0 && y > 0) ? cur[i - W - 1] : -1;
+    int NEv = (y > 0 && x < W - 1) ? cur[i - W + 1] : -1;
+    f->rp = (P != NO_READING && pp[i] != NO_READING) ? P - pp[i] : SENTINEL;
+    f->rpp = (pp[i] != NO_READING && ppp[i] != NO_READING) ? pp[i] - ppp[i] : SENTINEL;
+    int pE = x < W - 1 ? prev[i + 1] : -1;
+    int pS = y < H - 1 ? prev[i + W] : -1;
+    int pW = x > 0 ? prev[i - 1] : -1;
+    int pN = y > 0 ? prev[i - W] : -1;
+    f->nonecnt = (Wv == NO_READING) + (Nv == NO_READING) + (NWv == NO_READING) + (NEv == NO_READING);
+    f->pnone = (pW == NO_READING) + (pN == NO_READING) + (pE == NO_READING) + (pS == NO_READING);
+    if (P != NO_READING) {
+        f->kind = 0;
+        f->pred = P;
+        f->gx = (valid(pE) ? pE : P) - (valid(pW) ? pW : P);
+        f->gy = (valid(pS) ? pS : P) - (valid(pN) ? pN : P);
+    } else {
+        /* No previous reading here: predict from this frame's neighbours (kind 1). */
+        f->kind = 1;
+        if (valid(Wv) && valid(Nv) && valid(NWv))
+            f->pred = med3(Wv, Nv, Wv + Nv - NWv);
+        else
+            f->pred = valid(Wv) ? Wv : (valid(Nv) ? Nv : 128);
+        f->gx = f->gy = 0;
+    }
+    {   /* how often this pixel and its neighbours changed lately */
+        const uint8_t *vol = m->volatility;
+        int v0 = vol[i], vm = v0;
+        if (x > 0 && vol[i - 1] > vm) vm = vol[i - 1];
+        if (x < W - 1 && vol[i + 1] > vm) vm = vol[i + 1];
+        if (y > 0 && vol[i - W] > vm) vm = vol[i - W];
+        if (y < H - 1 && vol[i + W] > vm) vm = vol[i + W];
+        f->vq = v0 == 0 ? 0 : (v0 < 8 ? 1 : (v0 < 16 ? 2 : (v0 < 32 ? 3 : 4)));
+        f->vmq = vm == 0 ? 0 : (vm < 8 ? 1 : (vm < 16 ? 2 : (vm < 32 ? 3 : 4)));
+    }
+    f->gp = abs(f->gx) + abs(f->gy);
+    f->gq = f->gp == 0 ? 0 : (f->gp <= 2 ? 1 : (f->gp <= 5 ? 2 : 3));
+    /* The neighbours' change, as LOCO-I's median predictor would guess it. */
+    if (f->rW != SENTINEL && f->rN != SENTINEL && f->rNW != SENTINEL)
+        f->mr = med3(f->rW, f->rN, f->rW + f->rN - f->rNW);
+    else if (f->rW != SENTINEL) {
+        f->mr = f->rW;
+    } else if (f->rN != SENTINEL) {
+        f->mr = f->rN;
+    } else {
+        f->mr = SENTINEL;
+    }
+    /* Where the neighbours changed a lot (something moved), the previous frame is a poor guess:
+     * predict from this frame's neighbours instead (kind 2). */
+    if (f->kind == 0 && f->mr != SENTINEL && abs(f->mr) >= SWITCH_RESIDUAL) {
+        int q = valid(Wv) && valid(Nv) && valid(NWv) ? med3(Wv, Nv, Wv + Nv - NWv) : P + f->mr;
+        f->pred = q < 0 ? 0 : (q > MAX_CODE ? MAX_CODE : q);
+        f->kind = 2;
+    }
+    f->dW = valid(Wv) ? Wv - f->pred : SENTINEL;
+    f->dN = valid(Nv) ? Nv - f->pred : SENTINEL;
+}
+
+/* One bit's prediction: the slots it reads, the mixer inputs, the mixed probability. */
+typedef struct {
+    uint32_t slot[MODELS];
+    int input[INPUTS];
+    int set;
+    int p;
+} Prediction;
+
+static void predict(const Model *m, const Features *f, int bin, int sign, Prediction *pr)
+{
+    int bb = bin * 2 + sign;
+    int64_t dot = 0;
+    pr->set = bb * 27 + f->mixer_base;
+    for (int i = 0; i < MODELS; i++) {
+        pr->slot[i] = slot_of(f->base[i], bb);
+        pr->input[i] = stretch_table[m->prob[i][pr->slot[i]] >> 4];
+    }
+    pr->input[INPUTS - 1] = BIAS_INPUT;
+    for (int i = 0; i < INPUTS; i++) dot += (int64_t)m->weight[pr->set][i] * pr->input[i];
+    int p = squash((int)(dot >> 16));
+    pr->p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
+}
+
+static void update(Model *m, const Prediction *pr, int bit)
+{
+    int err = ((bit << 12) - pr->p) * MIXER_RATE;
+    int32_t *w = m->weight[pr->set];
+    for (int i = 0; i < INPUTS; i++) {
+        int v = w[i] + ((pr->input[i] * err) >> 12);
+        w[i] = v > WEIGHT_LIMIT ? WEIGHT_LIMIT : (v < -WEIGHT_LIMIT ? -WEIGHT_LIMIT : v);
+    }
+    for (int i = 0; i < MODELS; i++) {
+        uint32_t s = pr->slot[i];
+        int n = m->count[i][s];
+        int p = m->prob[i][s];
+        p += (((bit << 16) - bit - p) * reciprocal[n]) >> 14;
+        m->prob[i][s] = (uint16_t)p;
+        if (n < COUNT_LIMIT) m->count[i][s] = (uint8_t)(n + 1);
+    }
+}
+
+/* Binary arithmetic coder (32-bit, carry-less, as in lpaq). */
+typedef struct {
+    uint32_t x1, x2, x;
+    uint8_t *out;
+    size_t out_len, out_cap;
+    const uint8_t *in;
+    size_t in_len, in_pos;
+} Coder;
+
+static int put_byte(Coder *c, uint8_t b)
+{
+    if (c->out_len == c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
+        uint8_t *o = realloc(c->out, cap);
+        if (!o) return -1;
+        c->out = o;
+        c->out_cap = cap;
+    }
+    c->out[c->out_len++] = b;
+    return 0;
+}
+
+static uint8_t get_byte(Coder *c)
+{
+    return c->in_pos < c->in_len ? c->in[c->in_pos++] : 0;
+}
+
+static int code_bit(Coder *c, int encoding, int bit, int p)
+{
+    uint32_t xmid = c->x1 + ((c->x2 - c->x1) >> 12) * (uint32_t)p;
+    if (!encoding) bit = c->x <= xmid;
+    if (bit) c->x2 = xmid; else c->x1 = xmid + 1;
+    while (((c->x1 ^ c->x2) & 0xFF000000u) == 0) {
+        if (encoding) {
+            if (put_byte(c, (uint8_t)(c->x2 >> 24))) return -1;
+        } else {
+            c->x = (c->x << 8) | get_byte(c);
+        }
+        c->x1 <<= 8;
+        c->x2 = (c->x2 << 8) | 255;
+    }
+    return bit;
+}
+
+static int flush(Coder *c)
+{
+    /* The shortest byte string that, padded with zero bytes, lies in [x1, x2]. */
+    for (int k = 1; k <= 4; k++) {
+        int shift = 32 - 8 * k;
+        uint64_t v = k == 4 ? c->x1 : ((((uint64_t)c->x1 >> shift) + 1) << shift);
+        if (v <= c->x2) {
+            for (int j = 0; j < k; j++)
+                if (put_byte(c, (uint8_t)(v >> (24 - 8 * j)))) return -1;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int code_modelled(Model *m, Coder *c, int encoding, const Features *f, int bin, int sign, int bit)
+{
+    Prediction pr;
+    predict(m, f, bin, sign, &pr);
+    bit = code_bit(c, encoding, bit, pr.p);
+    if (bit < 0) return -1;
+    update(m, &pr, bit);
+    return bit;
+}
+
+/* Codes one frame; `cur` is read when encoding and written when decoding. */
+static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
+{
+    int W = m->width, H = m->height;
+    size_t n = (size_t)W * H;
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            int i = y * W + x;
+            Features f;
+            features(m, cur, x, y, &f);
+            context_hashes(&f);
+            int v = encoding ? cur[i] : 0;
+            int none = code_modelled(m, c, encoding, &f, 0, 0, encoding ? v == NO_READING : 0);
+            if (none < 0) return -1;
+            if (none) {
+                v = NO_READING;
+            } else {
+                int e = encoding ? v - f.pred : 0;
+                int nonzero = code_modelled(m, c, encoding, &f, 1, 0, e != 0);
+                if (nonzero < 0) return -1;
+                if (nonzero) {
+                    int positive = code_modelled(m, c, encoding, &f, 2, 0, e > 0);
+                    if (positive < 0) return -1;
+                    int mag = abs(e) - 1, k = 0;
+                    for (; k < UNARY_BINS; k++) {
+                        int bin = 3 + (k < 12 ? k : 12);
+                        int more = code_modelled(m, c, encoding, &f, bin, positive, mag > k);
+                        if (more < 0) return -1;
+                        if (!more) break;
+                    }
+                    if (k == UNARY_BINS) {
+                        int rest = mag - UNARY_BINS, got = 0;
+                        for (int b = ESCAPE_BITS - 1; b >= 0; b--) {
+                            int bit = code_bit(c, encoding, (rest >> b) & 1, 2048);
+                            if (bit < 0) return -1;
+                            got |= bit << b;
+                        }
+                        mag = UNARY_BINS + got;
+                    } else {
+                        mag = k;
+                    }
+                    e = positive ? mag + 1 : -(mag + 1);
+                } else {
+                    e = 0;
+                }
+                v = f.pred + e;
+                if (!encoding && (v < 0 || v >= NO_READING)) return -2;
+            }
+            if (!encoding) cur[i] = (uint8_t)v;
+            int P = m->history[i];
+            m->residual[i] = (v != NO_READING && P != NO_READING) ? (int16_t)(v - P) : SENTINEL;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        int v = m->volatility[k];
+        m->volatility[k] = (uint8_t)(v - (v >> 3) + (cur[k] != m->history[k] ? 8 : 0));
+    }
+    /* Shift history: t-3 <- t-2 <- t-1 <- this frame. */
+    memmove(m->history + n, m->history, 2 * n);
+    memcpy(m->history, cur, n);
+    return 0;
+}
+
+/* ---- Python object ---------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    Model *model;
+    int ready;
+} ContextCoderObject;
+
+static void coder_dealloc(ContextCoderObject *self)
+{
+    if (self->model) {
+        free(self->model->history);
+        free(self->model->residual);
+        free(self->model);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int coder_init(ContextCoderObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"width", "height", NULL};
+    int width, height;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ii", kwlist, &width, &height)) return -1;
+    if (width <= 0 || height <= 0 || width > 4096 || height > 4096) {
+        PyErr_SetString(PyExc_ValueError, "frame size out of range");
+        return -1;
+    }
+    Model *m = calloc(1, sizeof(Model));
+    if (!m) { PyErr_NoMemory(); return -1; }
+    m->width = width;
+    m->height = height;
+    m->history = malloc((size_t)3 * width * height);
+    m->residual = malloc(sizeof(int16_t) * (size_t)width * height);
+    m->volatility = calloc((size_t)width * height, 1);
+    if (!m->history || !m->residual) {
+        free(m->history); free(m->residual); free(m);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->model = m;
+    self->ready = 0;
+    return 0;
+}
+
+static int check_frame(ContextCoderObject *self, Py_buffer *view)
+{
+    if ((size_t)view->len != (size_t)self->model->width * self->model->height) {
+        PyErr_Format(PyExc_ValueError, "expected %d x %d codes, got %zd bytes",
+                     self->model->width, self->model->height, view->len);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *coder_reset(ContextCoderObject *self, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    if (check_frame(self, &view)) { PyBuffer_Release(&view); return NULL; }
+    model_reset(self->model, view.buf);
+    self->ready = 1;
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
+}
+
+static void settle_keyframe(Model *m)
+{
+    size_t n = (size_t)m->width * m->height;
+    memcpy(m->history + n, m->history, n);
+    memcpy(m->history + 2 * n, m->history, n);
+}
+
+static PyObject *coder_encode(ContextCoderObject *self, PyObject *arg);
+static PyObject *coder_decode(ContextCoderObject *self, PyObject *arg);
+
+static PyObject *coder_encode_keyframe(ContextCoderObject *self, PyObject *arg)
+{
+    model_reset(self->model, NULL);
+    self->ready = 1;
+    PyObject *out = coder_encode(self, arg);
+    if (out) settle_keyframe(self->model);
+    return out;
+}
+
+static PyObject *coder_decode_keyframe(ContextCoderObject *self, PyObject *arg)
+{
+    model_reset(self->model, NULL);
+    self->ready = 1;
+    PyObject *out = coder_decode(self, arg);
+    if (out) settle_keyframe(self->model);
+    return out;
+}
+
+static PyObject *coder_encode(ContextCoderObject *self, PyObject *arg)
+{
+    if (!self->ready) { PyErr_SetString(PyExc_RuntimeError, "reset() with a keyframe first"); return NULL; }
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    if (check_frame(self, &view)) { PyBuffer_Release(&view); return NULL; }
+    uint8_t *codes = malloc(view.len);
+    if (!codes) { PyBuffer_Release(&view); return PyErr_NoMemory(); }
+    memcpy(codes, view.buf, view.len);
+    PyBuffer_Release(&view);
+    Coder c = {0, 0xFFFFFFFFu, 0, NULL, 0, 0, NULL, 0, 0};
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = code_frame(self->model, &c, 1, codes);
+    if (rc == 0) rc = flush(&c);
+    Py_END_ALLOW_THREADS
+    free(codes);
+    if (rc) { free(c.out); self->ready = 0; return PyErr_NoMemory(); }
+    PyObject *out = PyBytes_FromStringAndSize((const char *)c.out, (Py_ssize_t)c.out_len);
+    free(c.out);
+    return out;
+}
+
+static PyObject *coder_decode(ContextCoderObject *self, PyObject *arg)
+{
+    if (!self->ready) { PyErr_SetString(PyExc_RuntimeError, "reset() with a keyframe first"); return NULL; }
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    size_t n = (size_t)self->model->width * self->model->height;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
+    if (!out) { PyBuffer_Release(&view); return NULL; }
+    Coder c = {0, 0xFFFFFFFFu, 0, NULL, 0, 0, view.buf, (size_t)view.len, 0};
+    for (int k = 0; k < 4; k++) c.x = (c.x << 8) | get_byte(&c);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = code_frame(self->model, &c, 0, (uint8_t *)PyBytes_AS_STRING(out));
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (rc) {
+        Py_DECREF(out);
+        self->ready = 0;  /* the model state is no longer the encoder's */
+        PyErr_SetString(PyExc_ValueError, "payload decodes to codes out of range");
+        return NULL;
+    }
+    return out;
+}
+
+static PyMethodDef coder_methods[] = {
+    {"reset", (PyCFunction)coder_reset, METH_O,
+     "reset(keyframe_codes): start a group of pictures at a keyframe's codes."},
+    {"encode", (PyCFunction)coder_encode, METH_O,
+     "encode(codes) -> bytes: code one delta frame and advance the model."},
+    {"decode", (PyCFunction)coder_decode, METH_O,
+     "decode(payload) -> bytes: the codes of one delta frame; advances the model."},
+    {"encode_keyframe", (PyCFunction)coder_encode_keyframe, METH_O,
+     "encode_keyframe(codes) -> bytes: start a group of pictures, coding its keyframe."},
+    {"decode_keyframe", (PyCFunction)coder_decode_keyframe, METH_O,
+     "decode_keyframe(payload) -> bytes: the codes of a keyframe; starts a group of pictures."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ContextCoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "depthcam.codec._contextmodel.ContextCoder",
+    .tp_doc = "ContextCoder(width, height): one stream's context-mixing model and coder.",
+    .tp_basicsize = sizeof(ContextCoderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)coder_init,
+    .tp_dealloc = (destructor)coder_dealloc,
+    .tp_methods = coder_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_contextmodel",
+    "The compiled context-mixing coder of the classic profile's delta frames.", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__contextmodel(void)
+{
+    init_tables();
+    if (PyType_Ready(&ContextCoderType) < 0) return NULL;
+    PyObject *mod = PyModule_Create(&module);
+    if (!mod) return NULL;
+    Py_INCREF(&ContextCoderType);
+    if (PyModule_AddObject(mod, "ContextCoder", (PyObject *)&ContextCoderType) < 0) {
+        Py_DECREF(&ContextCoderType);
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}
