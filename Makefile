@@ -11,7 +11,7 @@ RUNTIME_STAMP := $(VENV)/.depthcam-runtime
 DEV_STAMP := $(VENV)/.depthcam-dev
 CLIENT_STAMP := client/node_modules/.depthcam-installed
 
-.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium bench vectors clean
+.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium coder bench vectors clean
 
 help:
 	@echo "make source-direct   run the source with the built-in scene on http://localhost:$(PORT)/"
@@ -70,10 +70,22 @@ chromium:
 	  fi; \
 	fi
 
+# The classic profile's context-mixing coder is C, built by pip when a compiler is there (else the
+# source falls back to LZMA). The tests need it: build it, installing gcc as chromium is installed.
+coder: $(RUNTIME_STAMP)
+	@if ! $(PY) -c 'import depthcam.codec._contextmodel' 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && ! command -v gcc >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc python3-dev; \
+	  fi; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -e . ; \
+	  $(PY) -c 'import depthcam.codec._contextmodel' 2>/dev/null || { \
+	    echo "the C coder did not build: install a C compiler and Python's headers (Debian: sudo apt-get install gcc python3-dev), then make test"; exit 1; }; \
+	fi
+
 test-js: $(CLIENT_STAMP)
 	node --test tests/client/
 
-test-py: $(DEV_STAMP) $(CLIENT_STAMP) chromium
+test-py: $(DEV_STAMP) $(CLIENT_STAMP) chromium coder
 	$(PY) -m pytest
 
 test: test-js test-py
@@ -85,4 +97,4 @@ vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.vectors
 
 clean:
-	rm -rf $(VENV) client/node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) client/node_modules .pytest_cache .hypothesis build codec/_contextmodel*.so
