@@ -436,4 +436,11 @@ function roundHalfToEven( value ) {
 
 }
 
-export { StreamDecoder, codesToMillimetres, rawToMillimetres };
+/** FORMAT.md's name of a profile id ('classic-cm'), or `profile N` for one this decoder does not know. */
+function profileName( profile ) {
+
+	return Object.hasOwn( PROFILES, profile ) ? PROFILES[ profile ].name : `profile ${profile}`;
+
+}
+
+export { StreamDecoder, codesToMillimetres, profileName, rawToMillimetres };

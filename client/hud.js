@@ -100,10 +100,12 @@ class Hud {
 
 	}
 
-	/** A frame was decoded and drawn: its header, the ms spent decoding and drawing it, the points shown. */
-	frameShown( header, decodeMs, points ) {
+	/** A frame was decoded and drawn: its header, the ms spent decoding and drawing it, the points
+	 * shown, and its profile's name. */
+	frameShown( header, decodeMs, points, profile ) {
 
 		this._header = header;
+		this._profile = profile;
 		this._captureTimeUs = header.capture_time_us;
 		this._decodeMs = decodeMs;
 		this._points = points;
@@ -165,7 +167,7 @@ class Hud {
 
 			const header = this._header;
 			this._details.textContent = [
-				`frame    ${header.width}×${header.height}, #${header.sequence}${header.flags & 1 ? ' key' : ''}`,
+				`frame    ${this._profile} ${header.width}×${header.height}, #${header.sequence}${header.flags & 1 ? ' key' : ''}`,
 				`range    ${header.near_mm}–${header.far_mm} mm`,
 				`points   ${this._points}`,
 				`decode   ${this._decodeMs.toFixed( 2 )} ms (decode + geometry)`,

@@ -7,7 +7,7 @@
 import { Color, Fog, PerspectiveCamera, Scene, Vector3, WebGLRenderer } from 'three';
 
 import { Connection } from './connection.js';
-import { StreamDecoder } from './decoder.js';
+import { StreamDecoder, profileName } from './decoder.js';
 import { FollowCamera } from './FollowCamera.js';
 import { Hud } from './hud.js';
 import { params } from './params.js';
@@ -43,6 +43,7 @@ const status = {
 	decodeMs: 0, // decode + geometry update of the last frame shown, ms
 	updateMs: 0, // ... of which PointCloud.update, ms
 	renderMs: 0, // main-thread time of the last render call (the depth upload included), ms
+	profile: null, // FORMAT.md name of the last frame shown's profile ('classic-cm', ...)
 	frameWidth: 0, // columns of the last frame shown
 	frameHeight: 0, // rows of the last frame shown
 	background: BACKGROUND_COLOUR,
@@ -137,10 +138,11 @@ function showPendingFrame() {
 	}
 
 	status.points = cloud.visibleCount;
+	status.profile = profileName( header.profile );
 	status.frameWidth = header.width;
 	status.frameHeight = header.height;
 	status.decodeMs = pendingDecodeMs + performance.now() - start;
-	hud.frameShown( header, status.decodeMs, cloud.visibleCount );
+	hud.frameShown( header, status.decodeMs, cloud.visibleCount, status.profile );
 
 }
 

@@ -16,6 +16,8 @@ from urllib.parse import quote, urlparse
 import numpy as np
 import pytest
 
+from tests.wire_profiles import WIRE_PROFILES
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
 CHROMIUM_ARGS = [
@@ -166,26 +168,29 @@ def test_ws_parameter_picks_the_server(browser, source):
 # most of the frame: classic shows about 19 000 of 19 200, fine about 76 000, lossless about 302 000).
 PROFILE_FRAMES = {
     "classic": ((160, 120), 10_000),
+    "classic-lzma": ((160, 120), 10_000),
     "lossless": ((640, 480), 100_000),
     "fine": ((320, 240), 25_000),
 }
 
 
 def test_page_follows_the_profile_when_the_source_restarts(browser):
-    """One page draws each profile in turn as the source restarts on the same port with another one."""
+    """One page draws each profile in turn as the source restarts on the same port with another one
+    (and names the profile it shows: --profile classic sends classic-cm)."""
     process, url = start_source("--profile", "classic")
     port = urlparse(url).port
     page = None
     try:
         page, errors = open_viewer(browser, url)
-        for index, profile in enumerate(["classic", "lossless", "fine"]):
+        for index, profile in enumerate(["classic", "classic-lzma", "lossless", "fine"]):
             if index > 0:
                 stop(process)
                 process, _ = start_source("--profile", profile, port=port)
             (width, height), fewest_points = PROFILE_FRAMES[profile]
             # A few frames of the new size: the viewer reconnected and rebuilt its cloud.
             page.wait_for_function(
-                f"window.depthcam && window.depthcam.frameWidth === {width} && window.depthcam.frameHeight === {height}",
+                f"window.depthcam && window.depthcam.frameWidth === {width} && window.depthcam.frameHeight === {height}"
+                f" && window.depthcam.profile === '{WIRE_PROFILES[profile]}'",
                 timeout=30000,
             )
             drawn = page.evaluate("window.depthcam.framesDrawn")

@@ -14,6 +14,7 @@ from depthcam.codec.control import CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DAT
 from depthcam.relay.fanout import ViewerState
 from tests.relay.clients import RecordingViewer
 from tests.relay.conftest import KEYFRAME_INTERVAL, TOKEN, EncodedStream
+from tests.wire_profiles import WIRE_PROFILES
 
 
 def assert_decoded_correctly(viewer, stream):
@@ -213,10 +214,6 @@ async def test_origins_outside_the_allowed_list_are_refused(start_relay):
     assert await status("/view/s", [("Origin", "https://depth.example.org:443")]) == 101
     assert await status("/view/s", [("Origin", "HTTPS://Depth.Example.org")]) == 101
     assert await status("/view/s") == 101
-
-
-# What each --profile sends (FORMAT.md names): the synthetic frames are raw disparity.
-WIRE_PROFILES = {"classic": "classic-cm", "classic-lzma": "classic", "lossless": "lossless-raw", "fine": "fine"}
 
 
 @pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)
