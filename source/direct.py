@@ -50,8 +50,10 @@ class ViewerFanout:
 
     Backpressure cannot work for a broadcast, so the decision is per viewer: one with more than
     ``MAX_UNSENT_BYTES`` waiting in its connection misses frames until it drains below that, then
-    gets a catch-up frame (an absolute copy of the latest) and carries on with the stream. One
-    that misses ``MAX_SKIPPED_FRAMES`` in a row is dropped.
+    gets caught up again and carries on with the stream. One that misses ``MAX_SKIPPED_FRAMES`` in
+    a row is dropped. Catch-up messages are exempt from the budget until they drain (classic-cm's
+    keyframe and deltas since can outweigh it with a long keyframe interval; counting them would
+    skip the viewer, then catch it up again, for ever).
     """
 
     # A few seconds of stream (the scene encodes to 1–2 KB a frame at 30 frames/s) beyond what the
@@ -67,6 +69,7 @@ class ViewerFanout:
         self._catchup = catchup
         self._viewers = set()
         self._skipped = {}  # viewer -> frames it has missed in a row
+        self._allowance = {}  # viewer -> bytes of catch-up it may have unsent beyond the budget
 
     def __len__(self):
         return len(self._viewers)
@@ -83,6 +86,7 @@ class ViewerFanout:
         """Stop sending to ``viewer`` (no error if it was never added)."""
         self._viewers.discard(viewer)
         self._skipped.pop(viewer, None)
+        self._allowance.pop(viewer, None)
 
     def resync(self, viewer):
         """Send ``viewer`` a catch-up frame now: it lost its place in the stream."""
@@ -95,7 +99,10 @@ class ViewerFanout:
         prepared = None
         for viewer in list(self._viewers):
             try:
-                if viewer.unsent_bytes() > self.MAX_UNSENT_BYTES:
+                unsent = viewer.unsent_bytes()
+                if unsent <= self.MAX_UNSENT_BYTES:
+                    self._allowance.pop(viewer, None)  # its catch-up has drained
+                if unsent > self.MAX_UNSENT_BYTES + self._allowance.get(viewer, 0):
                     self._skip(viewer)
                 elif viewer in self._skipped:
                     # It missed frames: an absolute copy of this one puts it back in the stream.
@@ -129,8 +136,10 @@ class ViewerFanout:
             viewer.drop()
 
     def _send_catchup(self, viewer):
-        for message in self._catchup():
+        messages = self._catchup()
+        for message in messages:
             viewer.send_message(message)
+        self._allowance[viewer] = sum(map(len, messages))
 
 
 class ViewerProtocol(WebSocketServerProtocol):

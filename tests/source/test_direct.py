@@ -150,6 +150,24 @@ def test_slow_viewer_skips_frames_then_resumes_with_a_catchup():
     assert len(quick.received) == 5
 
 
+def test_a_catchup_bigger_than_the_budget_is_not_counted_against_the_viewer():
+    """A late joiner whose catch-up (a keyframe and many deltas) exceeds MAX_UNSENT_BYTES keeps
+    getting the stream while that drains; only what it queues beyond the catch-up counts."""
+    stream, viewer = StreamStandIn(), PlainViewer()
+    big = b"k" * (2 * ViewerFanout.MAX_UNSENT_BYTES)
+    stream.catchup = lambda: [big]
+    fanout = stream.fanout()
+    stream.send(fanout, 0)
+    fanout.add(viewer)
+    viewer.unsent = len(big)  # nothing drained yet
+    stream.send(fanout, 1)
+    viewer.unsent = fanout.MAX_UNSENT_BYTES // 2  # drained: the allowance ends
+    stream.send(fanout, 2)
+    viewer.unsent = fanout.MAX_UNSENT_BYTES + 1  # now over the budget on its own
+    stream.send(fanout, 3)
+    assert viewer.received == [big, ("prepared", b"frame 1"), ("prepared", b"frame 2")]
+
+
 def test_viewer_slow_for_too_long_is_dropped():
     """A viewer over budget for MAX_SKIPPED_FRAMES frames in a row is dropped and forgotten."""
     stream, slow = StreamStandIn(), PlainViewer(unsent=10**9)
