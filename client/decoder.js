@@ -16,7 +16,7 @@ import {
 } from 'node-liblzma/wasm';
 
 import { codecError } from './codecError.js';
-import { ContextStream } from './contextPayload.js';
+import { ContextStream } from './ContextStream.js';
 import { decodeFinePayload } from './finePayload.js';
 import { decodeLosslessPayload } from './losslessPayload.js';
 

@@ -1,9 +1,9 @@
-/* Context-mixing coder for classic delta frames (FORMAT.md, profile 5 "classic").
+/* The classic codes' context-mixing coder (FORMAT.md, profile 5 "classic-cm"): keyframes and deltas.
  *
- * The arithmetic needs a compiled loop: every pixel's bits are predicted by eight adaptive
- * context models mixed by a small online-trained mixer, and each bit depends on the ones
- * before it.  client/contextModel.js decodes the same bits; both follow FORMAT.md's
- * "Context-mixing delta payload" section, integer for integer.
+ * Compiled because every pixel's bits are predicted by nine adaptive context models mixed by a
+ * small online-trained mixer, and each bit depends on the ones before it: a Python loop would
+ * take about a second a frame.  client/ContextModel.js decodes the same bits; both follow
+ * FORMAT.md's "classic-cm (id 5)" section, integer for integer.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

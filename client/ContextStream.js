@@ -1,9 +1,9 @@
 // The classic-cm payload (FORMAT.md, profile 5): a CRC-32 of the codes, then the bits that
-// contextModel.js decodes. One ContextStream per stream: its model must see every frame from a
+// ContextModel.js decodes. One ContextStream per stream: its model must see every frame from a
 // keyframe on, so a frame it cannot decode drops it until the next keyframe.
 
 import { codecError } from './codecError.js';
-import { ContextModel } from './contextModel.js';
+import { ContextModel } from './ContextModel.js';
 
 const CRC_BYTES = 4;
 
