@@ -105,7 +105,9 @@ class ClassicEncoder:
         )
         message = self._header.pack() + payload
         if self.coding is Coding.CONTEXT:
-            self._group = [message] if keyframe else [*self._group, message]
+            if keyframe:
+                self._group = []
+            self._group.append(message)
         self._frames_since_keyframe = 0 if keyframe else self._frames_since_keyframe + 1
         self._keyframe_requested = False
         self._codes = codes

@@ -26,10 +26,11 @@ def available():
 
 
 def _require():
+    # For a decoder, a profile it cannot read: what UnknownProfileError means.
     if ContextCoder is None:
-        raise errors.CorruptPayloadError(
+        raise errors.UnknownProfileError(
             "classic-cm needs the compiled coder depthcam.codec._contextmodel, which this install "
-            "lacks (reinstall with a C compiler)"
+            "lacks (reinstall with a C compiler and Python's headers)"
         )
 
 

@@ -8,10 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from depthcam.codec import StreamDecoder, errors
+from depthcam.codec import StreamDecoder, contextcoding, errors
 from depthcam.codec.classic import ClassicEncoder, Coding
 from depthcam.codec.contextcoding import ContextStream
 from depthcam.codec.header import FrameFlags, Profile, parse_header
+from depthcam.codec.profiles import make_encoder
 from tests.codec.frames import synthetic_frames
 
 
@@ -125,3 +126,13 @@ def test_a_delta_needs_its_keyframe():
     payload = ContextStream(4, 4).encode_keyframe(frame)
     with pytest.raises(errors.CorruptPayloadError, match="keyframe"):
         ContextStream(4, 4).decode_delta(payload)
+
+
+def test_without_the_compiled_coder_classic_falls_back_to_lzma(monkeypatch):
+    """An install built without a C compiler sends classic (LZMA) for --profile classic, and its
+    decoder refuses classic-cm as a profile it cannot read."""
+    classic_cm = encode_both(synthetic_frames(1))[1][0]
+    monkeypatch.setattr(contextcoding, "ContextCoder", None)
+    assert make_encoder("classic").profile is Profile.CLASSIC
+    with pytest.raises(errors.UnknownProfileError, match="compiled coder"):
+        StreamDecoder().decode(classic_cm)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 from twisted.internet import defer, protocol, reactor
+from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.web.client import Agent, readBody
 
-from depthcam.codec import ClassicEncoder, LegacyEncoder, StreamDecoder
+from depthcam.codec import ClassicEncoder, LegacyEncoder, Profile, StreamDecoder, contextcoding
 from depthcam.codec.legacy import LEGACY_HEIGHT, LEGACY_WIDTH, decode_legacy
 from depthcam.codec.reduction import Reduction
 from depthcam.source import __main__ as program
@@ -125,6 +126,19 @@ def test_wire_picks_the_encoder():
     assert (classic.quantizer.near_mm, classic.quantizer.far_mm) == (400, 6000)
     assert classic.keyframe_interval == 20
     assert isinstance(make_encoder(SourceConfig(wire=Wire.LEGACY)), LegacyEncoder)
+
+
+def test_classic_says_when_it_falls_back_to_lzma(monkeypatch):
+    """Without the compiled coder, --profile classic sends profile 1 and logs one warning naming
+    the fix; with it, classic-cm and no warning."""
+    events = []
+    monkeypatch.setattr(program, "log", Logger(observer=events.append))
+    assert make_encoder(SourceConfig()).profile is Profile.CLASSIC_CM
+    assert events == []
+    monkeypatch.setattr(contextcoding, "ContextCoder", None)
+    assert make_encoder(SourceConfig()).profile is Profile.CLASSIC
+    assert [e["log_level"] for e in events] == [LogLevel.warn]
+    assert "C compiler" in formatEvent(events[0])
 
 
 def test_default_client_dir_is_the_repository_client_folder():
