@@ -1,6 +1,6 @@
 """Relay benchmark: frames/s, latency and CPU of the Python relay and a node.js `ws` relay, K viewers each.
 
-For each relay and each K: start the relay, one publisher sending real classic frames at 30 fps, and a
+For each relay and each K: start the relay, one publisher sending real classic frames (LZMA-coded, the larger coding) at 30 fps, and a
 node load generator (bench/loadgen.mjs) holding K viewer WebSockets; once every viewer is connected and
 a warm-up has passed, measure over a steady window: frames/s received per viewer (min / median),
 latency from each frame's capture timestamp to its receipt (p50 / p99), and the relay's CPU.
@@ -126,7 +126,7 @@ def encode_frames(recording, first, count):
     paths = sorted(Path(recording).glob("d-*.pgm"))
     if len(paths) < first + count:
         raise SystemExit(f"{recording}: {len(paths)} d-*.pgm frames, need {first + count}")
-    encoder = ClassicEncoder(keyframe_interval=count)  # keyframes stay every `count` frames when looped
+    encoder = ClassicEncoder(keyframe_interval=count)  # LZMA coding; keyframes stay every `count` frames when looped
     messages = []
     for index in range(max(0, first - 2), first + count):
         pixels = Path(paths[index]).read_bytes()[FAKENECT_HEADER_BYTES:]
