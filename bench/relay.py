@@ -2,7 +2,8 @@
 
 For each relay and each K: start the relay, one publisher sending real classic frames (LZMA-coded,
 the larger coding) at 30 fps, and a node load generator (bench/loadgen.mjs) holding K viewer
-WebSockets; once every viewer is connected and a warm-up has passed, measure over a steady window: frames/s received per viewer (min / median),
+WebSockets; once every viewer is connected and a warm-up has passed, measure over a steady window:
+frames/s received per viewer (min / median),
 latency from each frame's capture timestamp to its receipt (p50 / p99), and the relay's CPU.
 Everything runs on 127.0.0.1 and on this machine's cores, so the load generator and the publisher take
 CPU from the relay; their CPU is printed beside the relay's.
