@@ -136,3 +136,15 @@ def test_without_the_compiled_coder_classic_falls_back_to_lzma(monkeypatch):
     assert make_encoder("classic").profile is Profile.CLASSIC
     with pytest.raises(errors.UnknownProfileError, match="compiled coder"):
         StreamDecoder().decode(classic_cm)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300))
+def test_garbage_after_a_keyframe_is_refused_cleanly(garbage):
+    """Any bytes as a delta's payload give CorruptPayloadError (a failed CRC or codes out of range),
+    never a crash or a hang."""
+    keyframe = np.arange(9 * 13, dtype=np.uint8).reshape(9, 13)
+    encoder, decoder = ContextStream(13, 9), ContextStream(13, 9)
+    decoder.decode_keyframe(encoder.encode_keyframe(keyframe))
+    with pytest.raises(errors.CorruptPayloadError):
+        decoder.decode_delta(garbage)
