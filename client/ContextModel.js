@@ -7,7 +7,7 @@ const NO_READING = 255;
 const MAX_CODE = 254;
 const SWITCH_RESIDUAL = 6; // |neighbours' change| from which kind 2 predicts spatially
 const SENTINEL = 99; // "no residual known here"
-const MODELS = 9;
+const MODELS = 8;
 const TABLE_BITS = 16;
 const TABLE_SIZE = 1 << TABLE_BITS;
 const COUNT_LIMIT = 250;
@@ -175,9 +175,7 @@ export class ContextModel {
 				const i = y * W + xi;
 				const P = prev[ i ];
 				const rW = xi > 0 ? r[ i - 1 ] : SENTINEL;
-				const rWW = xi > 1 ? r[ i - 2 ] : SENTINEL;
 				const rN = y > 0 ? r[ i - W ] : SENTINEL;
-				const rNN = y > 1 ? r[ i - 2 * W ] : SENTINEL;
 				const rNW = ( xi > 0 && y > 0 ) ? r[ i - W - 1 ] : SENTINEL;
 				const rNE = ( y > 0 && xi < W - 1 ) ? r[ i - W + 1 ] : SENTINEL;
 				const Wv = xi > 0 ? cur[ i - 1 ] : - 1;
@@ -211,7 +209,6 @@ export class ContextModel {
 				}
 
 				const gp = Math.abs( gx ) + Math.abs( gy );
-				const gq = gp === 0 ? 0 : ( gp <= 2 ? 1 : ( gp <= 5 ? 2 : 3 ) );
 				let mr;
 				if ( rW !== SENTINEL && rN !== SENTINEL && rNW !== SENTINEL ) mr = med3( rW, rN, rW + rN - rNW );
 				else if ( rW !== SENTINEL ) mr = rW;
@@ -235,15 +232,16 @@ export class ContextModel {
 				const dW = isReading( Wv ) ? Wv - pred : SENTINEL;
 				const dN = isReading( Nv ) ? Nv - pred : SENTINEL;
 				const noneKind = Math.min( noneCount * 2 + kind, 7 );
-				base[ 0 ] = hashFields( 0, clampCode( rW, 2 ), clampCode( rN, 2 ), gq, kind, noneKind, 5 );
-				base[ 1 ] = hashFields( 1, clampCode( rNW, 1 ), clampCode( rNE, 1 ), clampCode( rp, 1 ), noneKind, prevNone, 5 );
-				base[ 2 ] = hashFields( 2, clampCode( rW, 4 ), clampCode( rN, 4 ), clampCode( rNW, 4 ), clampCode( rNE, 4 ), clampCode( rp, 4 ), 5 );
-				base[ 3 ] = hashFields( 3, Math.min( gp, 63 ), clampCode( rp, 2 ), kind, 0, 0, 3 );
-				base[ 4 ] = hashFields( 4, clampCode( gx, 4 ), clampCode( gy, 4 ), clampCode( mr, 3 ), kind, 0, 4 );
-				base[ 5 ] = hashFields( 5, clampCode( dW, 4 ), clampCode( dN, 4 ), prevNone, 0, 0, 3 );
-				base[ 6 ] = hashFields( 6, clampCode( rp, 2 ), clampCode( rpp, 2 ), clampCode( mr, 3 ), 0, 0, 3 );
-				base[ 7 ] = hashFields( 7, clampCode( rWW, 3 ), clampCode( rNN, 3 ), clampCode( rW, 2 ), clampCode( rN, 2 ), 0, 4 );
-				base[ 8 ] = hashFields( 8, volatilityClass( v0 ), volatilityClass( vMax ), clampCode( rW, 1 ), clampCode( rN, 1 ), 0, 4 );
+				const sgx = isReading( Wv ) && isReading( NWv ) ? Wv - NWv : SENTINEL;
+				const sgy = isReading( Nv ) && isReading( NWv ) ? Nv - NWv : SENTINEL;
+				base[ 0 ] = hashFields( 0, clampCode( rNW, 1 ), clampCode( rNE, 1 ), clampCode( rp, 1 ), noneKind, prevNone, 5 );
+				base[ 1 ] = hashFields( 1, clampCode( rW, 4 ), clampCode( rN, 4 ), clampCode( rNW, 4 ), clampCode( rNE, 4 ), clampCode( rp, 4 ), 5 );
+				base[ 2 ] = hashFields( 2, Math.min( gp, 63 ), clampCode( rp, 2 ), kind, 0, 0, 3 );
+				base[ 3 ] = hashFields( 3, clampCode( gx, 4 ), clampCode( gy, 4 ), clampCode( mr, 3 ), kind, 0, 4 );
+				base[ 4 ] = hashFields( 4, clampCode( dW, 4 ), clampCode( dN, 4 ), prevNone, 0, 0, 3 );
+				base[ 5 ] = hashFields( 5, clampCode( rp, 2 ), clampCode( rpp, 2 ), clampCode( mr, 3 ), 0, 0, 3 );
+				base[ 6 ] = hashFields( 6, volatilityClass( v0 ), volatilityClass( vMax ), clampCode( rW, 1 ), clampCode( rN, 1 ), 0, 4 );
+				base[ 7 ] = hashFields( 7, clampCode( sgx, 3 ), clampCode( sgy, 3 ), kind, clampCode( dW, 2 ), clampCode( dN, 2 ), 5 );
 
 				// The pixel's bits, one modelled bit per turn (no calls: this loop is the decoder's
 				// hot path): stage 0 "no reading?", 1 "changed?", 2 "up?", 3.. unary magnitude.

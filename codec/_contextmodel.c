@@ -1,6 +1,6 @@
 /* The classic codes' context-mixing coder (FORMAT.md, profile 5 "classic-cm"): keyframes and deltas.
  *
- * Compiled because every pixel's bits are predicted by nine adaptive context models mixed by a
+ * Compiled because every pixel's bits are predicted by eight adaptive context models mixed by a
  * small online-trained mixer, and each bit depends on the ones before it: a Python loop would
  * take about a second a frame.  client/ContextModel.js decodes the same bits; both follow
  * FORMAT.md's "classic-cm (id 5)" section, integer for integer.
@@ -15,7 +15,7 @@
 #define MAX_CODE 254
 #define SWITCH_RESIDUAL 6    /* |neighbours' change| from which kind 2 predicts spatially */
 #define SENTINEL 99          /* "no residual known here" */
-#define MODELS 9
+#define MODELS 8
 #define TABLE_BITS 16
 #define TABLE_SIZE (1 << TABLE_BITS)
 #define COUNT_LIMIT 250
@@ -107,8 +107,8 @@ static uint32_t slot_of(uint32_t base, int bb)
 
 /* Per-pixel features, all computed from what a decoder already has. */
 typedef struct {
-    int pred, kind, gq, gp, gx, gy, nonecnt, pnone;
-    int rW, rWW, rN, rNN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq;
+    int pred, kind, gp, gx, gy, nonecnt, pnone;
+    int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq, sgx, sgy;
     uint32_t base[MODELS];  /* each model's context hash before the bin is added */
     int mixer_base;
 } Features;
@@ -119,17 +119,16 @@ static void context_hashes(Features *f)
     if (none_kind > 7) none_kind = 7;
     int gp = f->gp > 63 ? 63 : f->gp;
     int fields[MODELS][5] = {
-        {clampc(f->rW, 2), clampc(f->rN, 2), f->gq, f->kind, none_kind},
         {clampc(f->rNW, 1), clampc(f->rNE, 1), clampc(f->rp, 1), none_kind, f->pnone},
         {clampc(f->rW, 4), clampc(f->rN, 4), clampc(f->rNW, 4), clampc(f->rNE, 4), clampc(f->rp, 4)},
         {gp, clampc(f->rp, 2), f->kind, 0, 0},
         {clampc(f->gx, 4), clampc(f->gy, 4), clampc(f->mr, 3), f->kind, 0},
         {clampc(f->dW, 4), clampc(f->dN, 4), f->pnone, 0, 0},
         {clampc(f->rp, 2), clampc(f->rpp, 2), clampc(f->mr, 3), 0, 0},
-        {clampc(f->rWW, 3), clampc(f->rNN, 3), clampc(f->rW, 2), clampc(f->rN, 2), 0},
         {f->vq, f->vmq, clampc(f->rW, 1), clampc(f->rN, 1), 0},
+        {clampc(f->sgx, 3), clampc(f->sgy, 3), f->kind, clampc(f->dW, 2), clampc(f->dN, 2)},
     };
-    static const int field_count[MODELS] = {5, 5, 5, 3, 4, 3, 3, 4, 4};
+    static const int field_count[MODELS] = {5, 5, 3, 4, 3, 3, 4, 5};
     for (int i = 0; i < MODELS; i++) f->base[i] = hash_fields(i, fields[i], field_count[i]);
     f->mixer_base = clampc(f->mr, 3) * 3 + f->kind;
 }
@@ -152,9 +151,7 @@ static void features(const Model *m, const uint8_t *cur, int x, int y, Features 
     int i = y * W + x;
     int P = prev[i];
     f->rW = x > 0 ? r[i - 1] : SENTINEL;
-    f->rWW = x > 1 ? r[i - 2] : SENTINEL;
     f->rN = y > 0 ? r[i - W] : SENTINEL;
-    f->rNN = y > 1 ? r[i - 2 * W] : SENTINEL;
     f->rNW = (x > 0 && y > 0) ? r[i - W - 1] : SENTINEL;
     f->rNE = (y > 0 && x < W - 1) ? r[i - W + 1] : SENTINEL;
     int Wv = x > 0 ? cur[i - 1] : -1;
@@ -194,7 +191,6 @@ static void features(const Model *m, const uint8_t *cur, int x, int y, Features 
         f->vmq = vm == 0 ? 0 : (vm < 8 ? 1 : (vm < 16 ? 2 : (vm < 32 ? 3 : 4)));
     }
     f->gp = abs(f->gx) + abs(f->gy);
-    f->gq = f->gp == 0 ? 0 : (f->gp <= 2 ? 1 : (f->gp <= 5 ? 2 : 3));
     /* The neighbours' change, as LOCO-I's median predictor would guess it. */
     if (f->rW != SENTINEL && f->rN != SENTINEL && f->rNW != SENTINEL)
         f->mr = med3(f->rW, f->rN, f->rW + f->rN - f->rNW);
@@ -212,6 +208,8 @@ static void features(const Model *m, const uint8_t *cur, int x, int y, Features 
         f->pred = q < 0 ? 0 : (q > MAX_CODE ? MAX_CODE : q);
         f->kind = 2;
     }
+    f->sgx = (valid(Wv) && valid(NWv)) ? Wv - NWv : SENTINEL;
+    f->sgy = (valid(Nv) && valid(NWv)) ? Nv - NWv : SENTINEL;
     f->dW = valid(Wv) ? Wv - f->pred : SENTINEL;
     f->dN = valid(Nv) ? Nv - f->pred : SENTINEL;
 }
