@@ -1,5 +1,5 @@
-// ContextModel: the classic profile's context-mixing delta decoder (FORMAT.md, *Context-mixing
-// delta payload*). It follows codec/_contextmodel.c integer for integer: eight hashed adaptive
+// ContextModel: the decoder of classic-cm's coded bits, keyframes and deltas (FORMAT.md,
+// *classic-cm (id 5)*). It follows codec/_contextmodel.c integer for integer: eight hashed adaptive
 // context models, a mixer chosen by bin and neighbourhood, a 32-bit binary arithmetic decoder.
 // State lives from one keyframe to the next, so the decoder must see every frame in between.
 
@@ -115,7 +115,6 @@ export class ContextModel {
 		this.history = [ new Uint8Array( n ), new Uint8Array( n ), new Uint8Array( n ) ]; // t-1, t-2, t-3
 		this.residual = new Int16Array( n );
 		this.volatility = new Uint8Array( n ); // how often each pixel changed lately
-		this.ready = false;
 		// Per-bit scratch, reused.
 		this._base = new Int32Array( MODELS );
 		this._slot = new Uint32Array( MODELS );
@@ -123,27 +122,14 @@ export class ContextModel {
 
 	}
 
-	// Start a group of pictures: forget everything; the history is the keyframe's codes, or (to
-	// decode a keyframe) no readings anywhere.
-	reset( keyframeCodes = null ) {
+	// The codes of a keyframe: starts a group of pictures, everything forgotten and no readings
+	// anywhere in the history; afterwards the keyframe is all three frames of it.
+	decodeKeyframe( bytes ) {
 
 		this.slots.fill( 32768 << 8 );
 		this.weight.fill( WEIGHT_INIT );
 		this.volatility.fill( 0 );
-		for ( const frame of this.history ) {
-
-			if ( keyframeCodes ) frame.set( keyframeCodes ); else frame.fill( NO_READING );
-
-		}
-
-		this.ready = true;
-
-	}
-
-	// The codes of a keyframe coded by this model (FORMAT.md): starts a group of pictures.
-	decodeKeyframe( bytes ) {
-
-		this.reset();
+		for ( const frame of this.history ) frame.fill( NO_READING );
 		const codes = this.decode( bytes );
 		for ( const frame of this.history ) frame.set( codes );
 		return codes;
@@ -344,7 +330,6 @@ export class ContextModel {
 						v = pred + ( positive ? magnitude + 1 : - ( magnitude + 1 ) );
 						if ( v < 0 || v >= NO_READING ) {
 
-							this.ready = false; // the model no longer matches the encoder's
 							throw new Error( `payload decodes to code ${v} at pixel ${i}` );
 
 						}

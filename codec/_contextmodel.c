@@ -66,7 +66,8 @@ typedef struct {
     uint8_t *volatility;
 } Model;
 
-static void model_reset(Model *m, const uint8_t *keyframe)
+/* Start a group of pictures: everything forgotten, no readings anywhere in the history. */
+static void model_reset(Model *m)
 {
     size_t n = (size_t)m->width * m->height;
     for (int i = 0; i < MODELS; i++) {
@@ -76,10 +77,7 @@ static void model_reset(Model *m, const uint8_t *keyframe)
     for (int s = 0; s < MIXER_SETS; s++)
         for (int i = 0; i < INPUTS; i++) m->weight[s][i] = WEIGHT_INIT;
     memset(m->volatility, 0, n);
-    if (keyframe)
-        for (int k = 0; k < 3; k++) memcpy(m->history + k * n, keyframe, n);
-    else
-        memset(m->history, NO_READING, 3 * n);
+    memset(m->history, NO_READING, 3 * n);
 }
 
 static int clampc(int x, int k)
@@ -441,17 +439,6 @@ static int check_frame(ContextCoderObject *self, Py_buffer *view)
     return 0;
 }
 
-static PyObject *coder_reset(ContextCoderObject *self, PyObject *arg)
-{
-    Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
-    if (check_frame(self, &view)) { PyBuffer_Release(&view); return NULL; }
-    model_reset(self->model, view.buf);
-    self->ready = 1;
-    PyBuffer_Release(&view);
-    Py_RETURN_NONE;
-}
-
 static void settle_keyframe(Model *m)
 {
     size_t n = (size_t)m->width * m->height;
@@ -464,7 +451,7 @@ static PyObject *coder_decode(ContextCoderObject *self, PyObject *arg);
 
 static PyObject *coder_encode_keyframe(ContextCoderObject *self, PyObject *arg)
 {
-    model_reset(self->model, NULL);
+    model_reset(self->model);
     self->ready = 1;
     PyObject *out = coder_encode(self, arg);
     if (out) settle_keyframe(self->model);
@@ -473,7 +460,7 @@ static PyObject *coder_encode_keyframe(ContextCoderObject *self, PyObject *arg)
 
 static PyObject *coder_decode_keyframe(ContextCoderObject *self, PyObject *arg)
 {
-    model_reset(self->model, NULL);
+    model_reset(self->model);
     self->ready = 1;
     PyObject *out = coder_decode(self, arg);
     if (out) settle_keyframe(self->model);
@@ -482,7 +469,7 @@ static PyObject *coder_decode_keyframe(ContextCoderObject *self, PyObject *arg)
 
 static PyObject *coder_encode(ContextCoderObject *self, PyObject *arg)
 {
-    if (!self->ready) { PyErr_SetString(PyExc_RuntimeError, "reset() with a keyframe first"); return NULL; }
+    if (!self->ready) { PyErr_SetString(PyExc_RuntimeError, "code a keyframe first"); return NULL; }
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
     if (check_frame(self, &view)) { PyBuffer_Release(&view); return NULL; }
@@ -505,7 +492,7 @@ static PyObject *coder_encode(ContextCoderObject *self, PyObject *arg)
 
 static PyObject *coder_decode(ContextCoderObject *self, PyObject *arg)
 {
-    if (!self->ready) { PyErr_SetString(PyExc_RuntimeError, "reset() with a keyframe first"); return NULL; }
+    if (!self->ready) { PyErr_SetString(PyExc_RuntimeError, "code a keyframe first"); return NULL; }
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
     size_t n = (size_t)self->model->width * self->model->height;
@@ -528,8 +515,6 @@ static PyObject *coder_decode(ContextCoderObject *self, PyObject *arg)
 }
 
 static PyMethodDef coder_methods[] = {
-    {"reset", (PyCFunction)coder_reset, METH_O,
-     "reset(keyframe_codes): start a group of pictures at a keyframe's codes."},
     {"encode", (PyCFunction)coder_encode, METH_O,
      "encode(codes) -> bytes: code one delta frame and advance the model."},
     {"decode", (PyCFunction)coder_decode, METH_O,
