@@ -267,8 +267,13 @@ function parseHeader( message ) {
  */
 class StreamDecoder {
 
-	constructor() {
+	/**
+	 * `contextWorker`: a ContextWorker for decodeAsync to decode classic-cm payloads on (optional;
+	 * without one, or once it has failed, decodeAsync decodes on the calling thread).
+	 */
+	constructor( { contextWorker = null } = {} ) {
 
+		this._contextWorker = contextWorker;
 		this._codes = null;
 		this._sequence = 0;
 		this._profile = 0;
@@ -316,6 +321,38 @@ class StreamDecoder {
 		}
 
 		return this._keep( header, body );
+
+	}
+
+	/**
+	 * decode(), but a classic-cm payload is decoded by the ContextWorker, off this thread: a Promise
+	 * of the same result. Call it for one frame at a time, in order (await each before the next),
+	 * and don't mix it with decode() on the same stream.
+	 */
+	async decodeAsync( message ) {
+
+		const worker = this._contextWorker;
+		if ( ArrayBuffer.isView( message ) ) {
+
+			message = message.buffer.slice( message.byteOffset, message.byteOffset + message.byteLength );
+
+		}
+
+		const header = parseHeader( message );
+		if ( header.profile !== PROFILE_CLASSIC_CM || worker === null || worker.failed ) return this.decode( message );
+		const keyframe = ( header.flags & FLAG_KEYFRAME ) !== 0;
+		if ( ! keyframe ) this._checkFollows( header );
+		try {
+
+			const codes = await worker.decode( header, new Uint8Array( message, HEADER.size ), keyframe );
+			return this._keep( header, codes );
+
+		} catch ( error ) {
+
+			this._codes = null;
+			throw error;
+
+		}
 
 	}
 

@@ -7,6 +7,7 @@
 import { Color, Fog, PerspectiveCamera, Scene, Vector3, WebGLRenderer } from 'three';
 
 import { Connection } from './connection.js';
+import { ContextWorker } from './ContextWorker.js';
 import { StreamDecoder, profileName } from './decoder.js';
 import { FollowCamera } from './FollowCamera.js';
 import { Hud } from './hud.js';
@@ -44,6 +45,7 @@ const status = {
 	updateMs: 0, // ... of which PointCloud.update, ms
 	renderMs: 0, // main-thread time of the last render call (the depth upload included), ms
 	profile: null, // FORMAT.md name of the last frame shown's profile ('classic-cm', ...)
+	workerDecodes: 0, // classic-cm payloads decoded off the page's thread
 	frameWidth: 0, // columns of the last frame shown
 	frameHeight: 0, // rows of the last frame shown
 	background: BACKGROUND_COLOUR,
@@ -66,26 +68,58 @@ scene.add( cloud );
 const followCamera = new FollowCamera( camera, canvas );
 const hud = new Hud( document.body, { showStats: params.stats } );
 
-let decoder = new StreamDecoder();
+// classic-cm payloads take several ms each: a worker decodes them, so the render loop never waits.
+const contextWorker = startContextWorker();
+let decoder = new StreamDecoder( { contextWorker } );
+// Frames decode one after another (the classic-cm model needs them in order): each waits here.
+let decoding = Promise.resolve();
 let pendingFrame = null;
 let pendingDecodeMs = 0;
 let lastResyncTime = - Infinity;
 // Assigned below; declared first because a malformed ?ws= URL reports its state from the constructor.
 let connection = null;
 
+function startContextWorker() {
+
+	try {
+
+		return new ContextWorker();
+
+	} catch ( error ) {
+
+		console.warn( 'depthcam: no module workers here; classic-cm decodes on the page:', error );
+		return null;
+
+	}
+
+}
+
 function onMessage( data ) {
 
 	status.framesReceived ++;
 	hud.countMessage( data.byteLength );
+	const streamDecoder = decoder;
+	decoding = decoding.then( () => decodeFrame( streamDecoder, data ) );
+
+}
+
+async function decodeFrame( streamDecoder, data ) {
+
+	if ( streamDecoder !== decoder ) return; // its connection is gone: a new stream has begun
 	const start = performance.now();
 	try {
 
-		pendingFrame = decoder.decode( data );
+		const frame = await streamDecoder.decodeAsync( data );
+		if ( streamDecoder !== decoder ) return;
+		pendingFrame = frame;
 		pendingDecodeMs = performance.now() - start;
 		status.framesDecoded ++;
-		status.lastSequence = pendingFrame.header.sequence;
+		status.lastSequence = frame.header.sequence;
+		if ( contextWorker !== null ) status.workerDecodes = contextWorker.decoded;
 
 	} catch ( error ) {
+
+		if ( streamDecoder !== decoder ) return;
 
 		status.lastError = error.name;
 		hud.showError( error );
@@ -113,7 +147,7 @@ function onStateChange( state ) {
 	status.connectionState = state;
 	hud.setConnectionState( state, connection === null ? 0 : connection.nextAttemptTime );
 	// A new connection is a new stream: the server opens it with an absolute frame.
-	if ( state === 'open' ) decoder = new StreamDecoder();
+	if ( state === 'open' ) decoder = new StreamDecoder( { contextWorker } );
 
 }
 

@@ -5,6 +5,7 @@ A live source runs as a real process; Playwright opens its page and the test rea
 
 import base64
 import io
+import json
 import os
 import re
 import subprocess
@@ -121,6 +122,51 @@ def test_page_draws_a_moving_cloud(browser, source):
     status = page.evaluate("window.depthcam")
     assert status["connectionState"] == "open"
     assert status["points"] > 1000
+    # The scene comes as classic-cm, decoded off the page's thread: every frame so far by the worker.
+    assert status["profile"] == "classic-cm"
+    assert 0 < status["framesDecoded"] <= status["workerDecodes"]
+    assert not errors, errors
+    page.close()
+
+
+DECODE_VECTORS_IN_WORKER = """async ( streams ) => {
+    const { StreamDecoder } = await import( './decoder.js' );
+    const { ContextWorker } = await import( './ContextWorker.js' );
+    const worker = new ContextWorker();
+    const results = [];
+    for ( const stream of streams ) {
+        const decoder = new StreamDecoder( { contextWorker: worker } );
+        const outcomes = [];
+        for ( const frame of stream.frames ) {
+            const message = Uint8Array.from( atob( frame.message ), ( c ) => c.charCodeAt( 0 ) ).buffer;
+            try {
+                const { codes } = await decoder.decodeAsync( message );
+                let binary = '';
+                for ( const code of codes ) binary += String.fromCharCode( code );
+                outcomes.push( { codes: btoa( binary ) } );
+            } catch ( error ) {
+                outcomes.push( { error: error.name } );
+            }
+        }
+        results.push( outcomes );
+    }
+    worker.dispose();
+    return { results, decoded: worker.decoded };
+}"""
+
+
+def test_the_worker_decodes_the_classic_cm_vectors(browser, source):
+    """In Chromium, StreamDecoder.decodeAsync with a ContextWorker gives every classic-cm vector
+    its expected codes or error, as the Python and the in-page decoders do."""
+    vectors = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "classic.json").read_text())
+    streams = [stream for stream in vectors["streams"] if stream["name"].startswith("cm-")]
+    page, errors = open_viewer(browser, source)
+    outcome = page.evaluate(DECODE_VECTORS_IN_WORKER, streams)
+    for stream, results in zip(streams, outcome["results"], strict=True):
+        expected = [{"error": f["expect"]["error"]} if "error" in f["expect"] else {"codes": f["expect"]["codes"]}
+                    for f in stream["frames"]]
+        assert results == expected, stream["name"]
+    assert outcome["decoded"] >= 10  # the worker decoded them, not the page
     assert not errors, errors
     page.close()
 
