@@ -10,6 +10,7 @@ import enum
 import numpy as np
 
 from depthcam.codec import compression, contextcoding
+from depthcam.codec.catchup import CatchupFrame
 from depthcam.codec.header import FrameFlags, FrameHeader, Profile
 from depthcam.codec.motion import motion_cue
 from depthcam.codec.quantization import InverseDepthQuantizer
@@ -40,7 +41,7 @@ def best_coding():
     return Coding.CONTEXT if contextcoding.available() else Coding.LZMA
 
 
-class ClassicEncoder:
+class ClassicEncoder(CatchupFrame):
     """Encodes a stream of DepthFrames as classic-profile wire frames.
 
     ``encode`` returns the frame every viewer gets; ``catchup_messages`` what a viewer that joins
@@ -130,8 +131,7 @@ class ClassicEncoder:
         """What a viewer joining now needs before the next frame; empty before the first frame."""
         if self.coding is Coding.CONTEXT:
             return list(self._group)
-        message = self.catchup()
-        return [] if message is None else [message]
+        return super().catchup_messages()
 
     def catchup(self):
         """An absolute copy of the latest frame (CATCHUP flag), or None before the first frame.

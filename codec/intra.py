@@ -6,12 +6,13 @@ frame is already absolute, so a late joiner gets the same payload with the CATCH
 
 import dataclasses
 
+from depthcam.codec.catchup import CatchupFrame
 from depthcam.codec.header import FrameFlags, FrameHeader
 from depthcam.codec.motion import motion_cue
 from depthcam.codec.quantization import InverseDepthQuantizer
 
 
-class IntraEncoder:
+class IntraEncoder(CatchupFrame):
     """Base of encoders that send every frame absolute; subclasses implement ``encode``."""
 
     def __init__(self, near_mm=500, far_mm=8000):
@@ -47,11 +48,6 @@ class IntraEncoder:
         )
         self._motion_codes, self._payload, self._catchup_message = motion_codes, payload, None
         return self._header.pack() + payload
-
-    def catchup_messages(self):
-        """What a viewer joining now needs first: the catch-up frame (none before the first frame)."""
-        message = self.catchup()
-        return [] if message is None else [message]
 
     def catchup(self):
         """The latest frame again with the CATCHUP flag, or None before the first frame."""

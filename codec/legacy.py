@@ -10,6 +10,7 @@ import struct
 import numpy as np
 
 from depthcam.codec import errors
+from depthcam.codec.catchup import CatchupFrame
 from depthcam.codec.classic import apply_delta, encode_delta
 from depthcam.codec.temporal import MedianOfThree
 from depthcam.codec.units import to_raw_disparity
@@ -53,7 +54,7 @@ def pylzma_decompress(data):
         raise errors.CorruptPayloadError(f"legacy payload does not decompress: {exc}") from exc
 
 
-class LegacyEncoder:
+class LegacyEncoder(CatchupFrame):
     """Encodes DepthFrames exactly as the 2012 source did."""
 
     KEYFRAME_INTERVAL_FRAMES = 60
@@ -78,11 +79,6 @@ class LegacyEncoder:
         self._codes = codes
         header = LEGACY_HEADER.pack(int(keyframe), *quadrant_means(codes))
         return header + pylzma_compress(body.tobytes())
-
-    def catchup_messages(self):
-        """What a viewer joining now needs first: the catch-up keyframe (none before the first frame)."""
-        message = self.catchup()
-        return [] if message is None else [message]
 
     def catchup(self):
         """A keyframe of the latest frame (the 2012 format has no catch-up flag)."""
