@@ -165,10 +165,3 @@ def decode_payload(header, payload):
     if header.is_keyframe:
         return lambda previous_codes: body
     return lambda previous_codes: apply_delta(body, previous_codes)
-
-
-def decode_context_payload(header, payload, context):
-    """The codes of a classic-cm frame, decoded by the stream's ContextStream ``context``."""
-    if header.is_keyframe:
-        return context.decode_keyframe(payload)
-    return context.decode_delta(payload)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from depthcam.codec import classic, errors, fine, lossless
-from depthcam.codec.classic import decode_context_payload
 from depthcam.codec.contextcoding import ContextStream
 from depthcam.codec.frame import DepthUnits
 from depthcam.codec.header import Profile, parse_header, profile_name
@@ -91,7 +90,10 @@ class StreamDecoder:
         if self._context is None or self._context.shape != (header.height, header.width):
             self._context = ContextStream(header.width, header.height)
         try:
-            codes = decode_context_payload(header, payload, self._context)
+            if header.is_keyframe:
+                codes = self._context.decode_keyframe(payload)
+            else:
+                codes = self._context.decode_delta(payload)
         except errors.CorruptPayloadError:
             self._codes = self._sequence = self._profile = None
             raise

@@ -133,7 +133,7 @@ def build_vectors():
         _stream("length-mismatch", "a byte too many", [keyframe + b"\0"]),
         _stream("corrupt-payload", "garbage payload, then a payload one byte short of the frame",
                 [keyframe[:HEADER_SIZE] + bytes(len(keyframe) - HEADER_SIZE),
-                 _patched(keyframe[:HEADER_SIZE], 36, "<I", len(wrong_codes)) + wrong_codes]),
+                 _with_payload(keyframe, wrong_codes)]),
         _stream("corrupt-before-order", "a corrupt delta before any keyframe is corrupt first",
                 [delta[:HEADER_SIZE] + bytes(len(delta) - HEADER_SIZE), delta]),
         *_context_streams(),
