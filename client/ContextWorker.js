@@ -14,8 +14,6 @@ export class ContextWorker {
 		this._nextId = 0;
 		/** Payloads decoded by the worker so far. */
 		this.decoded = 0;
-		/** ms the worker spent on the last payload. */
-		this.lastDecodeMs = 0;
 		/** True once the worker has failed (say, its script did not load): decode on the page then. */
 		this.failed = false;
 		this._worker.onmessage = ( { data } ) => this._answer( data );
@@ -53,7 +51,7 @@ export class ContextWorker {
 
 	}
 
-	_answer( { id, codes, decodeMs, error } ) {
+	_answer( { id, codes, error } ) {
 
 		const pending = this._pending.get( id );
 		if ( pending === undefined ) return;
@@ -66,7 +64,6 @@ export class ContextWorker {
 		}
 
 		this.decoded ++;
-		this.lastDecodeMs = decodeMs;
 		pending.resolve( codes );
 
 	}

@@ -12,9 +12,8 @@ self.onmessage = ( { data } ) => {
 	try {
 
 		if ( stream === null || stream.width !== width || stream.height !== height ) stream = new ContextStream( width, height );
-		const start = performance.now();
 		const codes = keyframe ? stream.decodeKeyframe( payload ) : stream.decodeDelta( payload );
-		self.postMessage( { id, codes, decodeMs: performance.now() - start }, [ codes.buffer ] );
+		self.postMessage( { id, codes }, [ codes.buffer ] );
 
 	} catch ( error ) {
 
