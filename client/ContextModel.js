@@ -102,6 +102,46 @@ function hashFields( model, a, b, c, d, e, count ) {
 
 }
 
+// The 32-bit carry-less binary arithmetic decoder of FORMAT.md (bytes past the end read as 0).
+class BinaryDecoder {
+
+	constructor( bytes ) {
+
+		this.bytes = bytes;
+		this.position = 0;
+		this.x1 = 0;
+		this.x2 = 0xFFFFFFFF;
+		this.x = 0;
+		for ( let k = 0; k < 4; k ++ ) this.x = ( ( this.x << 8 ) | this._nextByte() ) >>> 0;
+
+	}
+
+	/** The next bit, 1 with probability p / 4096. */
+	bit( p ) {
+
+		const xmid = this.x1 + ( ( this.x2 - this.x1 ) >>> 12 ) * p;
+		const bit = this.x <= xmid ? 1 : 0;
+		if ( bit ) this.x2 = xmid; else this.x1 = xmid + 1;
+		while ( ( ( this.x1 ^ this.x2 ) & 0xFF000000 ) === 0 ) {
+
+			this.x = ( ( this.x << 8 ) | this._nextByte() ) >>> 0;
+			this.x1 = ( this.x1 << 8 ) >>> 0;
+			this.x2 = ( ( this.x2 << 8 ) | 255 ) >>> 0;
+
+		}
+
+		return bit;
+
+	}
+
+	_nextByte() {
+
+		return this.position < this.bytes.length ? this.bytes[ this.position ++ ] : 0;
+
+	}
+
+}
+
 export class ContextModel {
 
 	constructor( width, height ) {
@@ -146,9 +186,7 @@ export class ContextModel {
 		const r = this.residual;
 		const volatility = this.volatility;
 		const base = this._base;
-		let position = 0;
-		let x1 = 0, x2 = 0xFFFFFFFF, x = 0;
-		for ( let k = 0; k < 4; k ++ ) x = ( ( x << 8 ) | ( position < bytes.length ? bytes[ position ++ ] : 0 ) ) >>> 0;
+		const coder = new BinaryDecoder( bytes );
 
 		const slots = this.slots, weight = this.weight;
 		const slot = this._slot, input = this._input;
@@ -252,17 +290,7 @@ export class ContextModel {
 
 					let p = squash( Math.floor( dot / 65536 ) );
 					p = p < 1 ? 1 : ( p > 4095 ? 4095 : p );
-					// The arithmetic decoder's step.
-					const xmid = x1 + ( ( x2 - x1 ) >>> 12 ) * p;
-					const bit = x <= xmid ? 1 : 0;
-					if ( bit ) x2 = xmid; else x1 = xmid + 1;
-					while ( ( ( x1 ^ x2 ) & 0xFF000000 ) === 0 ) {
-
-						x = ( ( x << 8 ) | ( position < bytes.length ? bytes[ position ++ ] : 0 ) ) >>> 0;
-						x1 = ( x1 << 8 ) >>> 0;
-						x2 = ( ( x2 << 8 ) | 255 ) >>> 0;
-
-					}
+					const bit = coder.bit( p );
 
 					const err = ( ( bit << 12 ) - p ) * MIXER_RATE;
 					for ( let m = 0; m < INPUTS; m ++ ) {
@@ -308,18 +336,7 @@ export class ContextModel {
 							let rest = 0;
 							for ( let b = ESCAPE_BITS - 1; b >= 0; b -- ) {
 
-								const mid = x1 + ( ( x2 - x1 ) >>> 12 ) * 2048;
-								const one = x <= mid ? 1 : 0;
-								if ( one ) x2 = mid; else x1 = mid + 1;
-								while ( ( ( x1 ^ x2 ) & 0xFF000000 ) === 0 ) {
-
-									x = ( ( x << 8 ) | ( position < bytes.length ? bytes[ position ++ ] : 0 ) ) >>> 0;
-									x1 = ( x1 << 8 ) >>> 0;
-									x2 = ( ( x2 << 8 ) | 255 ) >>> 0;
-
-								}
-
-								rest |= one << b;
+								rest |= coder.bit( 2048 ) << b;
 
 							}
 
