@@ -446,25 +446,28 @@ static void settle_keyframe(Model *m)
     memcpy(m->history + 2 * n, m->history, n);
 }
 
+typedef PyObject *(*FrameCoding)(ContextCoderObject *self, PyObject *arg);
 static PyObject *coder_encode(ContextCoderObject *self, PyObject *arg);
 static PyObject *coder_decode(ContextCoderObject *self, PyObject *arg);
 
-static PyObject *coder_encode_keyframe(ContextCoderObject *self, PyObject *arg)
+/* A keyframe: the delta coding from a blank model, then the keyframe is all of the history. */
+static PyObject *code_keyframe(ContextCoderObject *self, PyObject *arg, FrameCoding code)
 {
     model_reset(self->model);
     self->ready = 1;
-    PyObject *out = coder_encode(self, arg);
+    PyObject *out = code(self, arg);
     if (out) settle_keyframe(self->model);
     return out;
 }
 
+static PyObject *coder_encode_keyframe(ContextCoderObject *self, PyObject *arg)
+{
+    return code_keyframe(self, arg, coder_encode);
+}
+
 static PyObject *coder_decode_keyframe(ContextCoderObject *self, PyObject *arg)
 {
-    model_reset(self->model);
-    self->ready = 1;
-    PyObject *out = coder_decode(self, arg);
-    if (out) settle_keyframe(self->model);
-    return out;
+    return code_keyframe(self, arg, coder_decode);
 }
 
 static PyObject *coder_encode(ContextCoderObject *self, PyObject *arg)
