@@ -14,8 +14,9 @@ def make_encoder(name, *, keyframe_interval=None, near_mm=500, far_mm=8000,
     """The encoder of profile ``name``, given the source's options.
 
     Options a profile has no use for are ignored: every lossless and fine frame is a keyframe, so
-    they take no ``keyframe_interval``; only classic takes ``reduction`` (and sends classic-cm where the compiled coder is built), only fine ``error_mm``
-    (its bound on the depth error, mm; None = FineEncoder.ERROR_MM).
+    they take no ``keyframe_interval``; only classic and classic-lzma take ``reduction``, only fine
+    ``error_mm`` (its bound on the depth error, mm; None = FineEncoder.ERROR_MM). ``classic`` sends
+    classic-cm where the compiled coder is built, and classic-lzma's LZMA coding otherwise.
     """
     if name == "classic":
         return ClassicEncoder(keyframe_interval, near_mm, far_mm, reduction, best_coding())

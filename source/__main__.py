@@ -254,9 +254,10 @@ def build_parser():
                              "(default: nearest-surface; classic wire)")
     parser.add_argument("--profile", choices=profiles.PROFILE_NAMES, default=SourceConfig.profile,
                         help="codec profile (codec/FORMAT.md): classic = 160 x 120 one-byte codes, "
-                             "about 15-55 KB/s (context mixing: FORMAT.md's classic-cm); classic-lzma "
-                             "= the same codes LZMA-coded (FORMAT.md's classic), about 30-110 KB/s; lossless = 640 x 480, the sensor's exact values, "
-                             "about 1.3 MB/s; fine = 320 x 240 within --error-mm, about 400 KB/s "
+                             "about 11-50 KB/s (context mixing: FORMAT.md's classic-cm); "
+                             "classic-lzma = the same codes LZMA-coded (FORMAT.md's classic), about "
+                             "30-110 KB/s; lossless = 640 x 480, the sensor's exact values, about "
+                             "1.3 MB/s; fine = 320 x 240 within --error-mm, about 400 KB/s "
                              "(default: %(default)s)")
     parser.add_argument("--error-mm", type=positive_float, default=SourceConfig.error_mm,
                         help="largest depth error of the fine profile, in millimetres "
