@@ -78,6 +78,14 @@ const LZIP_MAGIC = [ 0x4c, 0x5a, 0x49, 0x50 ]; // "LZIP"
 
 const liblzma = await initModule();
 
+// A WebSocket message as its own ArrayBuffer (a view is copied out of its larger buffer).
+function asArrayBuffer( message ) {
+
+	return ArrayBuffer.isView( message )
+		? message.buffer.slice( message.byteOffset, message.byteOffset + message.byteLength ) : message;
+
+}
+
 function startsWith( bytes, prefix ) {
 
 	return prefix.every( ( byte, index ) => bytes[ index ] === byte );
@@ -257,13 +265,14 @@ function parseHeader( message ) {
  * Decodes the frames of one stream in order (a fresh one per connection).
  *
  * decode() returns `{header, codes, units}`: the header's wire fields (FORMAT.md names), the frame's
- * samples (width × height, row-major, top row first) and what they are. For classic and classic-cm, `codes` is a
- * Uint8Array of one-byte codes (255 = no reading) and `units` is null; for the lossless profiles it
- * is a Uint16Array of the source's own values and `units` is 'raw' (Kinect disparity, 2047 = no
- * reading) or 'mm' (0 = no reading); for fine, a Uint16Array of depth and `units` 'mm'. The
- * decoder keeps `codes` as its reference for the next delta: read it, don't write it. A rejected
- * frame throws and leaves the decoder as it was, except SequenceGapError, after which it waits for
- * the next keyframe. The checks run in FORMAT.md's order.
+ * samples (width × height, row-major, top row first) and what they are. For classic and
+ * classic-cm, `codes` is a Uint8Array of one-byte codes (255 = no reading) and `units` is null;
+ * for the lossless profiles it is a Uint16Array of the source's own values and `units` is 'raw'
+ * (Kinect disparity, 2047 = no reading) or 'mm' (0 = no reading); for fine, a Uint16Array of
+ * depth and `units` 'mm'. The decoder keeps `codes` as its reference for the next delta: read it,
+ * don't write it. A rejected frame throws and leaves the decoder as it was, except
+ * SequenceGapError (and a classic-cm frame that fails), after which it waits for the next
+ * keyframe. The checks run in FORMAT.md's order.
  */
 class StreamDecoder {
 
@@ -293,16 +302,29 @@ class StreamDecoder {
 	/** Decode one wire frame (an ArrayBuffer, or a view of one). */
 	decode( message ) {
 
-		if ( ArrayBuffer.isView( message ) ) {
+		message = asArrayBuffer( message );
+		return this._decodeFrame( parseHeader( message ), message, null );
 
-			message = message.buffer.slice( message.byteOffset, message.byteOffset + message.byteLength );
+	}
 
-		}
+	/**
+	 * decode(), but a classic-cm payload is decoded by the ContextWorker, off this thread: a Promise
+	 * of the same result. Call it for one frame at a time, in order (await each before the next),
+	 * and don't mix it with decode() on the same stream.
+	 */
+	async decodeAsync( message ) {
 
-		const header = parseHeader( message );
+		message = asArrayBuffer( message );
+		return this._decodeFrame( parseHeader( message ), message, this._contextWorker );
+
+	}
+
+	// The frame after its header checks; a classic-cm payload goes to `worker` when it can take it.
+	_decodeFrame( header, message, worker ) {
+
 		const pixels = header.width * header.height;
 		const payload = new Uint8Array( message, HEADER.size );
-		if ( header.profile === PROFILE_CLASSIC_CM ) return this._decodeContext( header, payload );
+		if ( header.profile === PROFILE_CLASSIC_CM ) return this._decodeContext( header, payload, worker );
 		const body = header.profile === PROFILE_CLASSIC ? decompressLzmaAlone( payload, pixels )
 			: header.profile === PROFILE_FINE ? decodeFinePayload( header, payload )
 				: decodeLosslessPayload( header, payload );
@@ -324,61 +346,43 @@ class StreamDecoder {
 
 	}
 
-	/**
-	 * decode(), but a classic-cm payload is decoded by the ContextWorker, off this thread: a Promise
-	 * of the same result. Call it for one frame at a time, in order (await each before the next),
-	 * and don't mix it with decode() on the same stream.
-	 */
-	async decodeAsync( message ) {
+	// A classic-cm frame: its payload decodes only in step with the model, so the stream rules
+	// come first (FORMAT.md, *Rejection rules*). On `worker` (a Promise then) unless it has failed;
+	// a payload that fails loses the stream its state until the next keyframe.
+	_decodeContext( header, payload, worker ) {
 
-		const worker = this._contextWorker;
-		if ( ArrayBuffer.isView( message ) ) {
-
-			message = message.buffer.slice( message.byteOffset, message.byteOffset + message.byteLength );
-
-		}
-
-		const header = parseHeader( message );
-		if ( header.profile !== PROFILE_CLASSIC_CM || worker === null || worker.failed ) return this.decode( message );
 		const keyframe = ( header.flags & FLAG_KEYFRAME ) !== 0;
 		if ( ! keyframe ) this._checkFollows( header );
-		try {
-
-			const codes = await worker.decode( header, new Uint8Array( message, HEADER.size ), keyframe );
-			return this._keep( header, codes );
-
-		} catch ( error ) {
+		const lose = ( error ) => {
 
 			this._codes = null;
 			throw error;
 
+		};
+		if ( worker !== null && ! worker.failed ) {
+
+			return worker.decode( header, payload, keyframe ).then( ( codes ) => this._keep( header, codes ), lose );
+
 		}
 
-	}
-
-	// A classic-cm frame: its payload decodes only in step with the model, so the stream rules
-	// come first (FORMAT.md, *Rejection rules*).
-	_decodeContext( header, payload ) {
-
-		if ( ! ( header.flags & FLAG_KEYFRAME ) ) this._checkFollows( header );
 		if ( this._context === null || this._context.width !== header.width || this._context.height !== header.height ) {
 
 			this._context = new ContextStream( header.width, header.height );
 
 		}
 
+		let codes;
 		try {
 
-			const codes = header.flags & FLAG_KEYFRAME ? this._context.decodeKeyframe( payload )
-				: this._context.decodeDelta( payload );
-			return this._keep( header, codes );
+			codes = keyframe ? this._context.decodeKeyframe( payload ) : this._context.decodeDelta( payload );
 
 		} catch ( error ) {
 
-			this._codes = null;
-			throw error;
+			lose( error );
 
 		}
+
+		return this._keep( header, codes );
 
 	}
 
