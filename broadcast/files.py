@@ -1,12 +1,11 @@
 """ClientFiles: the browser client's files, and only those the page needs, with their MIME types.
 
 What is reachable is derived from ``client/index.html``: the page itself, the module scripts it
-loads and, following their relative imports (``from './x.js'``, ``new URL('./x.js',
-import.meta.url)``), every client module they reach; and for each entry of the page's import
-map, the folder its target sits in (``three``'s ``build/``, the ``three/addons/`` tree, ...),
-files with a web extension only. Nothing else answers: no directory listing, no
-``package.json``, no other package in ``node_modules``. The list is computed once, when the
-resource is made.
+loads, and every module those reach, followed through static imports (``from '...'``,
+``import '...'``, ``import('...')``) and ``new URL('...', import.meta.url)`` (workers,
+WebAssembly), with bare names (``three``, ``three/addons/...``) resolved through the page's
+import map. Nothing else answers: no directory listing, no ``package.json``, no other file of a
+package in ``node_modules``. The list is computed once, when the resource is made.
 """
 
 import json
@@ -27,14 +26,12 @@ CONTENT_TYPES = {
     ".wasm": "application/wasm",
     ".json": "application/json",
 }
-# Inside an import-map target's folder, only what a module graph loads.
-PACKAGE_EXTENSIONS = frozenset({".js", ".mjs", ".wasm"})
+MODULE_SUFFIXES = (".js", ".mjs")
 
 _IMPORT_MAP = re.compile(r'<script\s+type="importmap"\s*>(.*?)</script>', re.S)
 _MODULE_SCRIPT = re.compile(r'<script\s+type="module"\s+src="([^"]+)"')
-_RELATIVE_IMPORT = re.compile(
-    r"""(?:\bfrom\s*|\bimport\s*\(?\s*|new\s+URL\(\s*)['"](\.{1,2}/[^'"]+)['"]"""
-)
+_IMPORTED = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"\s]+)['"]""")
+_URL_OF_MODULE = re.compile(r"""new\s+URL\(\s*['"]([^'"\s:]+)['"]\s*,\s*import\.meta\.url""")
 
 
 def default_client_dir():
@@ -43,30 +40,38 @@ def default_client_dir():
 
 
 def reachable_files(client_dir):
-    """The relative POSIX paths under ``client_dir`` the page may load, and the folders (prefixes)
-    whose files with PACKAGE_EXTENSIONS it may load; both derived from ``index.html``."""
+    """The relative POSIX paths under ``client_dir`` that ``index.html`` loads, directly or not."""
     client_dir = Path(client_dir)
     index = client_dir / "index.html"
     if not index.is_file():
-        return frozenset(), ()
+        return frozenset()
     page = index.read_text(encoding="utf-8")
-    prefixes = []
     found = _IMPORT_MAP.search(page)
-    if found:
-        for target in json.loads(found.group(1)).get("imports", {}).values():
-            path = _normalize(PurePosixPath(target))
-            prefixes.append(path if target.endswith("/") else path.parent)
+    import_map = json.loads(found.group(1)).get("imports", {}) if found else {}
     files = {"index.html"}
     pending = [_normalize(PurePosixPath(src)) for src in _MODULE_SCRIPT.findall(page)]
     while pending:
         path = pending.pop()
-        if str(path) in files or not (client_dir / path).is_file():
+        if path is None or str(path) in files or not (client_dir / path).is_file():
             continue
         files.add(str(path))
-        if path.suffix in (".js", ".mjs") and not _under(path, prefixes):
+        if path.suffix in MODULE_SUFFIXES:
             text = (client_dir / path).read_text(encoding="utf-8", errors="replace")
-            pending.extend(_normalize(path.parent / found) for found in _RELATIVE_IMPORT.findall(text))
-    return frozenset(files), tuple(prefixes)
+            pending.extend(_resolve(name, path, import_map) for name in _IMPORTED.findall(text))
+            pending.extend(_normalize(path.parent / name) for name in _URL_OF_MODULE.findall(text))
+    return frozenset(files)
+
+
+def _resolve(specifier, importer, import_map):
+    """Where ``specifier``, imported by ``importer``, lives; None for what the map does not name."""
+    if specifier.startswith(("./", "../")):
+        return _normalize(importer.parent / specifier)
+    if specifier in import_map:
+        return _normalize(PurePosixPath(import_map[specifier]))
+    for prefix, target in import_map.items():
+        if prefix.endswith("/") and specifier.startswith(prefix):
+            return _normalize(PurePosixPath(target + specifier[len(prefix):]))
+    return None
 
 
 def _normalize(path):
@@ -75,15 +80,12 @@ def _normalize(path):
         if part in ("", "."):
             continue
         if part == "..":
-            if parts:
-                parts.pop()
+            if not parts:
+                return None  # above the client folder
+            parts.pop()
             continue
         parts.append(part)
     return PurePosixPath(*parts)
-
-
-def _under(path, prefixes):
-    return any(prefix in path.parents for prefix in prefixes)
 
 
 class ClientFiles(resource.Resource):
@@ -92,14 +94,11 @@ class ClientFiles(resource.Resource):
     def __init__(self, client_dir=None):
         super().__init__()
         self.client_dir = Path(client_dir) if client_dir is not None else default_client_dir()
-        self._files, self._prefixes = reachable_files(self.client_dir)
+        self._files = reachable_files(self.client_dir)
 
     def allows(self, relative):
         """Whether the relative POSIX path ``relative`` may be served."""
-        path = PurePosixPath(relative)
-        if str(path) in self._files:
-            return True
-        return path.suffix in PACKAGE_EXTENSIONS and _under(path, self._prefixes) and ".." not in path.parts
+        return relative in self._files
 
     def getChild(self, name, request):
         segments = [name, *request.postpath]

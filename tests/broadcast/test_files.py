@@ -30,12 +30,23 @@ def test_the_client_dir_is_the_repositorys_client_folder():
 
 
 def test_the_page_and_every_module_it_loads_are_reachable():
-    """main.js, what it imports, and the worker loaded through new URL() are all on the list."""
-    files, prefixes = reachable_files(CLIENT_DIR)
+    """main.js, what it imports, the worker loaded through new URL(), and the packages' modules
+    reached through the import map are all on the list; package metadata is not."""
+    files = reachable_files(CLIENT_DIR)
     for name in ("index.html", "main.js", "decoder.js", "decodeWorker.js", "ContextStream.js"):
         assert name in files
     assert "package.json" not in files
-    assert any(str(prefix) == "node_modules/three/build" for prefix in prefixes)
+
+
+@needs_client
+def test_the_import_map_and_package_internal_imports_are_followed():
+    """three (and its core), an addon, and node-liblzma's ../errors.js and .wasm are reachable."""
+    files = reachable_files(CLIENT_DIR)
+    for name in ("node_modules/three/build/three.module.js", "node_modules/three/build/three.core.js",
+                 "node_modules/three/examples/jsm/controls/OrbitControls.js",
+                 "node_modules/node-liblzma/lib/errors.js",
+                 "node_modules/node-liblzma/lib/wasm/liblzma.wasm"):
+        assert name in files
 
 
 @needs_client
@@ -57,6 +68,7 @@ def test_what_the_page_loads_is_served_with_its_mime_type(path, content_type):
     "/package.json", "/package-lock.json", "/node_modules/", "/node_modules/three/package.json",
     "/node_modules/three/build/", "/node_modules/.package-lock.json", "/../setup.cfg",
     "/node_modules/three/build/../../../../setup.cfg", "/node_modules/node-liblzma/lib/wasm/index.d.ts",
+    "/node_modules/three/examples/jsm/loaders/GLTFLoader.js", "/node_modules/three/src/Three.js",
     "/missing.js",
 ])
 def test_nothing_else_is_reachable(path):
