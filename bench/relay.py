@@ -8,7 +8,7 @@ latency from each frame's capture timestamp to its receipt (p50 / p99), and the 
 Everything runs on 127.0.0.1 and on this machine's cores, so the load generator and the publisher take
 CPU from the relay; their CPU is printed beside the relay's.
 
-    python bench/relay.py                       # K = 10,100,500,1000, both relays, 10 s each
+    python bench/relay.py                       # K = 500,1000,1500,2000, both relays, 10 s each
     python bench/relay.py --viewers 10,50 --duration 5 --relays node
 
 Needs bench/node_modules (cd bench && npm ci). ``bench/relay.py --publish-to URL`` is the publisher
@@ -508,6 +508,26 @@ def format_table(results):
     return "\n".join(lines)
 
 
+def cpu_per_viewer_frame_us(result, fps):
+    """The relay's CPU per frame delivered to one viewer, in microseconds."""
+    delivered = result.viewers * result.fps_median
+    return 1e6 * result.relay_cpu / 100 / delivered if delivered else float("nan")
+
+
+def format_ratio_table(results, fps, baseline="node"):
+    """CPU per viewer-frame of each relay, and as a ratio to ``baseline``'s at the same K (same run)."""
+    base = {r.viewers: r for r in results if r.relay == baseline and not r.error}
+    lines = ["| relay | K viewers | CPU per viewer-frame µs | ratio to node's |", "|---|---:|---:|---:|"]
+    for r in results:
+        if r.error:
+            continue
+        cost = cpu_per_viewer_frame_us(r, fps)
+        other = base.get(r.viewers)
+        ratio = f"{cost / cpu_per_viewer_frame_us(other, fps):.2f}" if other else "–"
+        lines.append(f"| {r.relay} | {r.viewers} | {cost:.2f} | {ratio} |")
+    return "\n".join(lines)
+
+
 def largest_keeping_up(results, relay_name, tested):
     """The closing sentence for one relay: the largest K at which every viewer kept up."""
     ran = [r for r in results if r.relay == relay_name]
@@ -529,7 +549,7 @@ def parse_args(argv):
         epilog="Every process runs on 127.0.0.1 on this machine, so the load generator and the publisher "
                "share the CPU cores with the relay; their CPU % is printed beside the relay's.",
     )
-    parser.add_argument("--viewers", default="10,100,500,1000",
+    parser.add_argument("--viewers", default="500,1000,1500,2000",
                         help="comma-separated viewer counts K to run (default: %(default)s)")
     parser.add_argument("--relays", default="python,node",
                         help="comma-separated relays to run: python, node (default: %(default)s)")
@@ -636,6 +656,8 @@ def main(argv=None):
 
     print()
     print(format_table(results))
+    print()
+    print(format_ratio_table(results, options.fps))
     print()
     print(f"Each run: the relay, one publisher at {options.fps:g} frames/s and {options.loadgen_procs} node load "
           f"generator(s) share this {os.cpu_count()}-core machine on 127.0.0.1, so CPU the generator used is CPU "
