@@ -113,6 +113,7 @@ bench: $(RUNTIME_STAMP)
 
 vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.vectors
+	$(PY) -m depthcam.codec.handmade_vectors
 
 clean:
 	rm -rf $(VENV) client/node_modules .pytest_cache .hypothesis build codec/_contextmodel*.so

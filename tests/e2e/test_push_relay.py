@@ -18,8 +18,8 @@ from tests.relay.clients import ClientTracker, RecordingViewer, assert_decodes_i
 FRAMES_PER_VIEWER = 60
 # So long that no keyframe falls due while this module runs: a joiner can only be caught up.
 LONG_KEYFRAME_INTERVAL_S = 600
-# A joiner that waited for a keyframe would wait LONG_KEYFRAME_INTERVAL_S; one caught up, no time.
-JOINER_FIRST_FRAME_WITHIN_S = 1.0
+# At least this many frames lie in the relay's cache when the late viewer joins.
+CAUGHT_UP_FRAMES = 20
 # The issue's requirement: the source is back within this long of the relay listening again.
 RECONNECT_WITHIN_S = 5.0
 
@@ -62,20 +62,22 @@ async def test_three_viewers_receive_every_pushed_frame_in_order(viewers):
 
 @pytest_twisted.ensureDeferred
 async def test_viewer_joining_mid_stream_decodes_its_first_frame_at_once(viewers):
-    """A viewer joining long after the last keyframe gets it from the relay's cache and decodes at once."""
+    """A viewer joining long after the last keyframe is sent the cached keyframe and the deltas since, and decodes them."""
     early = await viewers.viewer(stream="default")
-    await early.wait_for_frames(10)
+    await early.wait_for_frames(CAUGHT_UP_FRAMES)
+    last_before_join = early.sequences[-1]
     joined_at = time.time()
     late = await viewers.viewer(stream="default")
-    await late.wait_for_frames(1)
-    waited_s = time.time() - joined_at
-    assert waited_s < JOINER_FIRST_FRAME_WITHIN_S
-    first = late.frames[0].header
-    assert first.is_keyframe and late.errors == []
-    # Captured before the viewer joined: the cached keyframe, not a new one it waited for.
-    assert first.capture_time_us / 1e6 < joined_at
-    await late.wait_for_frames(20)
+    # No wall-clock bound (a loaded machine delays the first frame by up to a second): order shows
+    # it. No keyframe falls due in this module, so a joiner waiting for one would time out; one
+    # caught up decodes, from the cached keyframe on, every frame captured before it joined.
+    await late.wait_for(lambda viewer: last_before_join in viewer.sequences,
+                        what=f"frame {last_before_join}, the last one sent before the viewer joined")
+    assert late.frames[0].header.is_keyframe
     assert_decodes_in_order(late)
+    caught_up = late.frames[:late.sequences.index(last_before_join) + 1]
+    assert len(caught_up) >= CAUGHT_UP_FRAMES
+    assert all(frame.header.capture_time_us / 1e6 < joined_at for frame in caught_up)
 
 
 def restart_relay_and_time_the_reconnect(programs, relay):
