@@ -96,10 +96,12 @@ kinect: $(DEV_STAMP)
 	fi
 
 # node --test passes when it finds no test file (a rename is enough): the TAP copy of its report
-# must count at least one test.
+# must count at least one test. A test still running after JS_TEST_TIMEOUT_MS fails (all of them
+# take 2 s together on an idle machine).
 JS_TEST_TAP := client/node_modules/.test-js.tap
+JS_TEST_TIMEOUT_MS := 120000
 test-js: $(CLIENT_STAMP)
-	node --test --test-reporter=spec --test-reporter-destination=stdout \
+	node --test --test-timeout=$(JS_TEST_TIMEOUT_MS) --test-reporter=spec --test-reporter-destination=stdout \
 	  --test-reporter=tap --test-reporter-destination=$(JS_TEST_TAP) tests/client/
 	@grep -q '^# tests [1-9]' $(JS_TEST_TAP) || { echo "node --test found no tests in tests/client/"; exit 1; }
 
