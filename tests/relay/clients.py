@@ -95,7 +95,7 @@ class RecordingViewer(_RecordingClient):
                 self.errors.append(exc)
         self.waiters.check()
 
-    def wait_for_frames(self, count):
+    def wait_for_frames(self, count, timeout_s=WAIT_TIMEOUT_S):
         """Fires once ``count`` frames have arrived; fails if the viewer closes with fewer."""
 
         def progress():
@@ -108,7 +108,7 @@ class RecordingViewer(_RecordingClient):
             return viewer
 
         waiting = self.wait_for(lambda viewer: len(viewer.frames) >= count or viewer.closed,
-                                what=progress)
+                                timeout_s, what=progress)
         return waiting.addCallback(enough)
 
 
