@@ -3,12 +3,13 @@
 // `frame()` sets the home view (ViewFitter's: the whole cloud in the viewport). The header's motion
 // cue (FORMAT.md: centroid and depth of the pixels that changed, and their share) arrives as a 3D
 // point and a weight. The view pans, keeping the user's orbit offset, towards a goal between home
-// and that point, leaning further the more moved but never more than `followReach` of the home
-// view's half-height, so the framing holds; with nothing moving it eases back home. Dragging,
+// and that point, leaning further the more moved but never further from home than `frame()`'s
+// reach (ViewFitter's slack: what the view can pan and still show all of the cloud); with nothing
+// moving it eases back home. Dragging,
 // touching or zooming takes over: following waits until the user has let go for `userPauseTime`.
 // The 2012 client steered by quadrant means; the changed-pixel centroid says where, not only which way.
 
-import { MathUtils, Vector3 } from 'three';
+import { Vector3 } from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 
 const _goal = new Vector3();
@@ -38,15 +39,13 @@ class FollowCamera {
 		this.motionHoldTime = 1;
 		/** How long following waits after the user lets go of the view, s. Default 4. */
 		this.userPauseTime = 4;
-		/** Farthest the goal strays from home, as a share of the home view's half-height. Default 0.25. */
-		this.followReach = 0.25;
 		/** True once the user moved the view since the last `frame()`. Read-only. */
 		this.userMoved = false;
 
 		this._time = 0;
 		this._started = false;
 		this._home = new Vector3();
-		this._reach = 0; // followReach in metres at the home view's distance
+		this._reach = 0; // how far from home following may take the view, metres
 		this._motionPoint = new Vector3();
 		this._motionWeight = 0;
 		this._lastMotionTime = - Infinity;
@@ -80,14 +79,14 @@ class FollowCamera {
 	}
 
 	/** Place the camera at `position` looking at `target` (world metres): the home view, which
-	 * following returns to; following resumes at once. */
-	frame( position, target ) {
+	 * following returns to and strays at most `reach` metres from; following resumes at once. */
+	frame( position, target, reach ) {
 
 		this._started = true;
 		this.userMoved = false;
 		this._pausedUntil = this._time;
 		this._home.copy( target );
-		this._reach = this.followReach * position.distanceTo( target ) * Math.tan( MathUtils.degToRad( this.camera.fov / 2 ) );
+		this._reach = reach;
 		this.controls.target.copy( target );
 		this.camera.position.copy( position );
 		this.camera.lookAt( target );

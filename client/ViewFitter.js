@@ -7,7 +7,8 @@
 // and b maxima over the points, so the nearest camera that satisfies both is exact:
 // c.x = (a − b) · tanH / 2, c.z = (a + b) / 2 (likewise in y; the larger c.z wins). The result
 // depends only on the points, the field of view and the aspect ratio: a close-up, a room, a
-// portrait phone and a wide desktop each get their own.
+// portrait phone and a wide desktop each get their own. The margin left by `fill` is measured as
+// `slack`: how far the camera may then pan sideways, in any direction, and still cut nothing off.
 
 import { MathUtils, Vector3 } from 'three';
 
@@ -15,22 +16,26 @@ class ViewFitter {
 
 	constructor() {
 
-		/** Share of the viewport's half-width and half-height the cloud may use, 0…1. Default 0.9. */
-		this.fill = 0.9;
+		/** Share of the viewport's half-width and half-height the cloud may use, 0…1. Default 0.85. */
+		this.fill = 0.85;
 
 	}
 
 	/**
 	 * Fit `count` points (x, y, z triples in `positions`, the cloud's local metres; the cloud must
 	 * sit untransformed in the scene) to a PerspectiveCamera's `fov` and `aspect`.
-	 * @returns {{ position: Vector3, target: Vector3, nearest: number, farthest: number } | null}
+	 * @returns {{ position: Vector3, target: Vector3, nearest: number, farthest: number, slack: number } | null}
 	 *   where the camera stands, the point on its axis at the cloud's mean depth (the orbit
-	 *   centre), and the cloud's nearest and farthest distance along the axis, metres; null for no points.
+	 *   centre), the cloud's nearest and farthest distance along the axis, and how far the camera
+	 *   and its target may move sideways together with every point still in view, metres; null
+	 *   for no points.
 	 */
 	fit( positions, count, camera ) {
 
 		if ( count === 0 ) return null;
-		const tanV = Math.tan( MathUtils.degToRad( camera.fov / 2 ) ) * this.fill;
+		const fullTanV = Math.tan( MathUtils.degToRad( camera.fov / 2 ) );
+		const fullTanH = fullTanV * camera.aspect;
+		const tanV = fullTanV * this.fill;
 		const tanH = tanV * camera.aspect;
 		let right = - Infinity, left = - Infinity, top = - Infinity, bottom = - Infinity;
 		let nearestZ = - Infinity, farthestZ = Infinity, sumZ = 0;
@@ -51,8 +56,19 @@ class ViewFitter {
 		const y = ( top - bottom ) * tanV / 2;
 		// Never closer than the near plane to the nearest point (a cloud with no width at all).
 		const z = Math.max( ( right + left ) / 2, ( top + bottom ) / 2, nearestZ + 2 * camera.near );
+		let slack = Infinity;
+		for ( let i = 0; i < count * 3; i += 3 ) {
+
+			const distance = z - positions[ i + 2 ];
+			slack = Math.min( slack,
+				fullTanH * distance - Math.abs( positions[ i ] - x ),
+				fullTanV * distance - Math.abs( positions[ i + 1 ] - y ) );
+
+		}
+
 		return {
 			position: new Vector3( x, y, z ),
+			slack: Math.max( slack, 0 ),
 			target: new Vector3( x, y, Math.min( sumZ / count, z - camera.near ) ),
 			nearest: z - nearestZ,
 			farthest: z - farthestZ,

@@ -180,7 +180,7 @@ function fitView() {
 	const { positions, count } = cloud.getPoints();
 	const fit = viewFitter.fit( positions, count, camera );
 	if ( fit === null ) return;
-	followCamera.frame( fit.position, fit.target );
+	followCamera.frame( fit.position, fit.target, fit.slack );
 	cloudDepth = fit.farthest - fit.nearest;
 	status.viewFits ++;
 
