@@ -266,8 +266,8 @@ def build_parser():
                              "1.3 MB/s; fine = 320 x 240 within --error-mm, about 400 KB/s "
                              "(default: %(default)s)")
     parser.add_argument("--error-mm", type=positive_float, default=SourceConfig.error_mm,
-                        help="largest depth error of the fine profile, in millimetres "
-                             "(default: 10)")
+                        help="depth error of the fine profile at 1.8 m, in millimetres; it "
+                             "grows as depth squared, as the sensor's own step does (default: 10)")
     parser.add_argument("--max-lag", type=positive_float, default=SourceConfig.max_lag_s,
                         dest="max_lag_s",
                         help="seconds a viewer may fall behind live before it skips to the newest "
