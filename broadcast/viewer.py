@@ -149,7 +149,8 @@ class ViewerFactory(WebSocketServerFactory):
 
     def __init__(self, admission, socket_buffer_bytes=None, transport_buffer_bytes=None,
                  reactor=None, **options):
-        super().__init__(reactor=reactor)
+        # No Server header naming Autobahn and its version in the handshake answer.
+        super().__init__(reactor=reactor, server=None)
         self.admission = admission
         self.socket_buffer_bytes = (self.SOCKET_BUFFER_BYTES if socket_buffer_bytes is None
                                     else socket_buffer_bytes)

@@ -75,6 +75,9 @@ def build_parser():
     net.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
                      help="an Origin (scheme://host[:port]) whose pages may watch; repeat for more; "
                           "none given: any page. List the relay's own address to keep its client working")
+    net.add_argument("--public-stats", action="store_true", default=d.public_stats,
+                     help="/stats names the streams to anyone (without it, only to a request "
+                          "with 'Authorization: Bearer <token>'; others get the totals)")
     net.add_argument("--client-dir", type=Path, default=d.client_dir,
                      help="folder of the browser client served at /")
     net.add_argument("--default-stream", type=_stream_name, default=d.default_stream,
@@ -110,8 +113,17 @@ def build_parser():
                         help="kernel send buffer of each viewer socket in bytes (bounds a slow "
                              "viewer's lag); 0: the kernel's own autotuning")
     limits.add_argument("--handshake-timeout", type=_positive_seconds, default=d.handshake_timeout_s,
-                        help="seconds a client may take to send its request and finish the "
-                             "WebSocket handshake; also the idle timeout of plain HTTP connections")
+                        help="seconds a client may take, in all, to send a whole request (a page, "
+                             "/stats or a WebSocket handshake), however it trickles; also the idle "
+                             "timeout of plain HTTP connections")
+    limits.add_argument("--max-connections-per-address", type=_positive_int,
+                        default=d.max_connections_per_address,
+                        help="open connections one IP address may hold; more get HTTP 503 (behind "
+                             "a reverse proxy every client has the proxy's address: raise it)")
+    limits.add_argument("--max-handshakes-per-address", type=_positive_int,
+                        default=d.max_handshakes_per_address,
+                        help="connections one IP address may have that have not yet sent a whole "
+                             "request; more get HTTP 503")
     limits.add_argument("--ping-interval", type=_positive_seconds, default=d.ping_interval_s,
                         help="seconds between WebSocket pings to every source and viewer")
     limits.add_argument("--ping-timeout", type=_positive_seconds, default=d.ping_timeout_s,
@@ -135,7 +147,10 @@ def config_from_args(args):
         handshake_timeout_s=args.handshake_timeout,
         ping_interval_s=args.ping_interval,
         ping_timeout_s=args.ping_timeout,
+        max_connections_per_address=args.max_connections_per_address,
+        max_handshakes_per_address=args.max_handshakes_per_address,
         allowed_origins=tuple(args.allowed_origin),
+        public_stats=args.public_stats,
         client_dir=args.client_dir,
         default_stream=args.default_stream,
     )

@@ -110,7 +110,8 @@ class PublisherFactory(WebSocketServerFactory):
     protocol = PublisherProtocol
 
     def __init__(self, registry, token_check, max_message_bytes, reactor=None):
-        super().__init__(reactor=reactor)
+        # No Server header naming Autobahn and its version in the handshake answer.
+        super().__init__(reactor=reactor, server=None)
         self.registry = registry
         self.token_check = token_check
         self.setProtocolOptions(
