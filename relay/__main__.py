@@ -15,6 +15,7 @@ from depthcam.protocol.streams import is_valid_stream_name
 from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError, read_token
 from depthcam.relay.auth import BearerTokenCheck
 from depthcam.relay.config import RelayConfig
+from depthcam.relay.fdlimit import raise_fd_limit
 
 # How long the relay waits for its close frames to go out when it stops.
 SHUTDOWN_GRACE_S = 0.5
@@ -178,6 +179,9 @@ def main(argv=None):
         textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(defaultLogLevel=level)]
     )])
     log = Logger(namespace="depthcam.relay")
+    before, after = raise_fd_limit()
+    log.info("open-file limit: {after} (was {before}): at most about that many connections",
+             before=before, after=after)
     try:
         relay = build_relay(config, token_check, reactor)
     except ValueError as exc:

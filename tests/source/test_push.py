@@ -199,6 +199,7 @@ async def start_push(tmp_path, fast_backoff):
     def start(relay, token=TOKEN, stream="default"):
         token_file = tmp_path / f"token-{len(running)}"
         token_file.write_text(token + "\n")
+        token_file.chmod(0o600)  # read_token refuses a file others may read
         config = SourceConfig(
             command="push", relay_url=f"ws://127.0.0.1:{relay.port}/source/{stream}",
             token_file=token_file, fps=FPS, keyframe_interval_s=NO_INTERVAL_KEYFRAME_S,
