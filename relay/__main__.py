@@ -76,6 +76,11 @@ def build_parser():
     net.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
                      help="an Origin (scheme://host[:port]) whose pages may watch; repeat for more; "
                           "none given: any page. List the relay's own address to keep its client working")
+    net.add_argument("--tls-cert", type=Path, default=d.tls_cert, metavar="PEM",
+                     help="certificate chain (leaf first, e.g. certbot's fullchain.pem): listen with "
+                          "TLS, for wss:// and https://; SIGHUP reloads it and --tls-key")
+    net.add_argument("--tls-key", type=Path, default=d.tls_key, metavar="PEM",
+                     help="the certificate's private key (e.g. certbot's privkey.pem)")
     net.add_argument("--public-stats", action="store_true", default=d.public_stats,
                      help="/stats names the streams to anyone (without it, only to a request "
                           "with 'Authorization: Bearer <token>'; others get the totals)")
@@ -152,6 +157,8 @@ def config_from_args(args):
         max_handshakes_per_address=args.max_handshakes_per_address,
         allowed_origins=tuple(args.allowed_origin),
         public_stats=args.public_stats,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         client_dir=args.client_dir,
         default_stream=args.default_stream,
     )
@@ -161,6 +168,8 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from_args(args)
+    if (config.tls_cert is None) != (config.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     try:
         token_check = BearerTokenCheck(read_token(args.token_file))
     except TokenConfigError as exc:
@@ -172,6 +181,7 @@ def main(argv=None):
         textFileLogObserver,
     )
 
+    from depthcam.broadcast import tls
     from depthcam.relay.resources import build_relay
 
     level = LogLevel.levelWithName(args.log_level)
@@ -186,12 +196,19 @@ def main(argv=None):
         relay = build_relay(config, token_check, reactor)
     except ValueError as exc:
         parser.error(str(exc))
-    port = reactor.listenTCP(config.port, relay.site, interface=config.host)
+    certificate = None
+    if config.tls_cert is not None:
+        try:
+            certificate = tls.ReloadingCertificate(config.tls_cert, config.tls_key)
+        except tls.TLSConfigError as exc:
+            parser.error(str(exc))
+        tls.reload_on_sighup(certificate, reactor)
+    port = tls.listen(reactor, config.port, relay.site, config.host, certificate)
     address = port.getHost()
     log.info(
-        "relay on http://{host}:{port}/ (sources: /source/<name>, viewers: /view/<name> and /ws, "
-        "stats: /stats)",
-        host=address.host, port=address.port,
+        "relay on {scheme}://{host}:{port}/ (sources: /source/<name>, viewers: /view/<name> and "
+        "/ws, stats: /stats)",
+        scheme="https" if certificate else "http", host=address.host, port=address.port,
     )
 
     def close_connections():

@@ -38,6 +38,8 @@ class RelayConfig:
     max_connections_per_address: int = AddressCaps.max_connections
     max_handshakes_per_address: int = AddressCaps.max_handshakes
     allowed_origins: tuple = ()  # empty: viewers from any origin
+    tls_cert: Path | None = None  # PEM certificate chain: listen with TLS (wss://, https://)
+    tls_key: Path | None = None  # its PEM private key
     public_stats: bool = False  # /stats names streams to anyone, not only to the token holder
     client_dir: Path = default_client_dir()
     default_stream: str = DEFAULT_STREAM

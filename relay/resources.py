@@ -29,7 +29,7 @@ from depthcam.broadcast.viewer import ViewerFactory
 from depthcam.protocol import limits
 from depthcam.protocol.closecodes import CloseCode
 from depthcam.protocol.streams import is_valid_stream_name
-from depthcam.relay.auth import AuthError, OriginPolicy
+from depthcam.relay.auth import AuthError, OriginPolicy, OriginRefused
 from depthcam.relay.publisher import PublisherFactory
 from depthcam.relay.registry import RelayStream, StreamRegistry
 
@@ -44,10 +44,10 @@ class ViewerAdmission:
         self._origin_policy = origin_policy
 
     def admit_viewer(self, stream_name, origin):
-        """The RelayStream for a viewer's handshake; raises AuthError (403) or RelayFullError (503)."""
+        """The RelayStream for a viewer's handshake; raises OriginRefused (403) or RelayFullError (503)."""
         try:
             self._origin_policy.check(origin)
-        except AuthError:
+        except OriginRefused:
             self._registry.viewers_refused += 1
             raise
         return self._registry.admit_viewer(stream_name)

@@ -7,7 +7,7 @@ import pytest
 from depthcam.relay import auth
 from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError
 from depthcam.protocol.tokens import read_token as load_token
-from depthcam.relay.auth import AuthError, BearerTokenCheck, OriginPolicy
+from depthcam.relay.auth import AuthError, BearerTokenCheck, OriginPolicy, OriginRefused
 
 TOKEN = "0123456789abcdef0123"
 
@@ -138,7 +138,7 @@ def test_allowed_origins(origin, allowed):
     if allowed:
         policy.check(origin)
     else:
-        with pytest.raises(AuthError) as raised:
+        with pytest.raises(OriginRefused) as raised:
             policy.check(origin)
         assert raised.value.http_status == 403
 
