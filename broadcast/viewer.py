@@ -1,7 +1,7 @@
 """ViewerProtocol: one browser watching one stream, mapped onto that stream's Channel.
 
 A viewer may send only FORMAT.md's control messages (``depthcam.protocol.control``):
-``{"type": "resync"}`` catches it up; a binary message closes it with 1003, any other text with
+``{"type": "resync"}`` catches it up (at most as often as ``resynclimit.ResyncLimit`` allows); a binary message closes it with 1003, any other text with
 1008, and a message over ``MAX_VIEWER_MESSAGE_BYTES`` with 1009. Only that viewer is closed.
 
 Limits apply to what a viewer SENDS us, never to what we send it: frames go out framed once
@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from depthcam.broadcast.closing import close_with
+from depthcam.broadcast.resynclimit import ResyncLimit
 from depthcam.protocol import limits
 from depthcam.protocol.control import ControlMessageError, ControlType, parse_control_message
 
@@ -49,6 +50,7 @@ class ViewerProtocol(WebSocketServerProtocol):
 
     stream_name = None  # set for each connection by the Site (None: the door's default stream)
     _channel = None  # the Channel, from admission in onConnect until onClose
+    _resync_limit = None  # a ResyncLimit, from the first resync
     _log = Logger()
 
     def __repr__(self):
@@ -89,7 +91,10 @@ class ViewerProtocol(WebSocketServerProtocol):
             close_with(self, exc.close_code, exc.reason)
             return
         if message.type is ControlType.RESYNC:
-            self._channel.fanout.resync(self)
+            if self._resync_limit is None:
+                self._resync_limit = ResyncLimit(self.factory.reactor)
+            if self._resync_limit.allow():
+                self._channel.fanout.resync(self)
 
     def onClose(self, wasClean, code, reason):
         channel, self._channel = self._channel, None
