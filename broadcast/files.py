@@ -7,7 +7,8 @@ WebAssembly), with bare names (``three``, ``three/addons/...``) resolved through
 import map. Nothing else answers: no directory listing, no ``package.json``, no other file of a
 package in ``node_modules``. The list is computed once, when the resource is made.
 
-Every answer carries ``X-Content-Type-Options: nosniff`` and ``X-Frame-Options: DENY``; the page
+Every answer carries ``X-Frame-Options: DENY`` (and, from ``request.PlainRequest``,
+``X-Content-Type-Options: nosniff``); the page
 carries its Content-Security-Policy (``csp.py``). A file is served only if its real path (links
 resolved) is inside the client folder, with its MIME type from ``CONTENT_TYPES`` (anything else
 goes out as ``application/octet-stream``, never as HTML). Packages under ``node_modules`` are
@@ -117,7 +118,6 @@ class ClientFiles(resource.Resource):
         return relative in self._files
 
     def getChild(self, name, request):
-        request.setHeader(b"x-content-type-options", b"nosniff")
         request.setHeader(b"x-frame-options", b"DENY")
         segments = [name, *request.postpath]
         request.postpath = []

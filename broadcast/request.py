@@ -2,6 +2,7 @@
 
 - **No versions**: Twisted names itself and its version in a ``Server`` header of every answer;
   a PlainRequest sends none (an attacker learns nothing to match against a list of known bugs).
+  Every answer says ``X-Content-Type-Options: nosniff``.
 - **Bad paths are 400**: a path with a NUL byte, or that is not UTF-8 once unquoted, is answered
   ``400 Bad Request`` in one line, never passed on (``GET /x%00`` once raised deep in the file
   serving and logged a 16-line critical traceback per request).
@@ -33,7 +34,6 @@ class PlainRequest(server.Request):
         self.site = site
         self.setResponseCode(status)
         self.setHeader(b"content-type", b"text/plain; charset=utf-8")
-        self.setHeader(b"x-content-type-options", b"nosniff")
         self.write(f"{status} {message}\n".encode())
         self.finish()
 
@@ -55,4 +55,6 @@ class PlainRequest(server.Request):
     def write(self, data):
         if not self.startedWriting:
             self.responseHeaders.removeHeader(b"server")
+            # Every answer is the type it says, never sniffed into a script or a page.
+            self.setHeader(b"x-content-type-options", b"nosniff")
         super().write(data)

@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from depthcam.broadcast.closing import close_with
+from depthcam.broadcast.ratelimitedlog import RateLimitedLog
 from depthcam.broadcast.resynclimit import ResyncLimit
 from depthcam.protocol import limits
 from depthcam.protocol.control import ControlMessageError, ControlType, parse_control_message
@@ -65,7 +66,9 @@ class ViewerProtocol(WebSocketServerProtocol):
             if status is None:
                 raise
             reason = getattr(exc, "reason", None) or str(exc)
-            self._log.info("viewer {peer} refused: {reason}", peer=self.peer, reason=reason)
+            self.factory.limited_log.info(f"viewer refused {status}",
+                                          "viewer {peer} refused: {reason}",
+                                          peer=self.peer, reason=reason)
             raise ConnectionDeny(status, reason) from exc
 
     def onOpen(self):
@@ -75,7 +78,8 @@ class ViewerProtocol(WebSocketServerProtocol):
         self.transport.unregisterProducer()
         self.registerProducer(_TransportSignals(self._channel.fanout, self), True)
         self._channel.fanout.add(self)
-        self._log.info("viewer {peer} watching {name} ({count} watching)", peer=self.peer,
+        self.factory.limited_log.info("viewer opened",
+                                      "viewer {peer} watching {name} ({count} watching)", peer=self.peer,
                        name=self._channel.name, count=len(self._channel.fanout))
 
     def onMessage(self, payload, isBinary):
@@ -84,7 +88,8 @@ class ViewerProtocol(WebSocketServerProtocol):
         try:
             message = parse_control_message(payload, isBinary)
         except ControlMessageError as exc:
-            self._log.info("viewer {peer} closed ({code}): {reason}",
+            self.factory.limited_log.info(f"viewer closed {int(exc.close_code)}",
+                                          "viewer {peer} closed ({code}): {reason}",
                            peer=self.peer, code=int(exc.close_code), reason=exc.reason)
             # Leave the fanout first: no frame may follow our close frame.
             self._channel.fanout.remove(self)
@@ -102,7 +107,8 @@ class ViewerProtocol(WebSocketServerProtocol):
             return
         channel.fanout.remove(self)
         self.factory.admission.release_viewer(channel)
-        self._log.info("viewer {peer} left {name} ({code}; {count} watching)", peer=self.peer,
+        self.factory.limited_log.info("viewer left",
+                                      "viewer {peer} left {name} ({code}; {count} watching)", peer=self.peer,
                        name=channel.name, code=code, count=len(channel.fanout))
 
     # What Fanout calls.
@@ -146,6 +152,7 @@ class ViewerFactory(WebSocketServerFactory):
     """
 
     protocol = ViewerProtocol
+    log_viewers = Logger(namespace="depthcam.broadcast.viewer")
     # A kernel send buffer per viewer socket (Linux doubles it): what a slow viewer has queued
     # beyond the transport is at most this, so the time budget sees it soon. 0: autotuning.
     SOCKET_BUFFER_BYTES = 32 * 1024
@@ -156,6 +163,8 @@ class ViewerFactory(WebSocketServerFactory):
                  reactor=None, **options):
         # No Server header naming Autobahn and its version in the handshake answer.
         super().__init__(reactor=reactor, server=None)
+        # One line per cause, then a count (a flood of connections must not flood the log).
+        self.limited_log = RateLimitedLog(self.log_viewers, clock=self.reactor)
         self.admission = admission
         self.socket_buffer_bytes = (self.SOCKET_BUFFER_BYTES if socket_buffer_bytes is None
                                     else socket_buffer_bytes)
