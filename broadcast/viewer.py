@@ -15,6 +15,7 @@ and an Origin to a Channel (``admit_viewer``), or refuses with an exception carr
 
 import socket
 
+import txaio
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.interfaces import IPushProducer
@@ -48,6 +49,10 @@ class _TransportSignals:
 
 class ViewerProtocol(WebSocketServerProtocol):
     """One viewer connection (see the module docstring)."""
+
+    # Autobahn logs two lines of its own (info and warn) for every refused handshake; ours go
+    # through a RateLimitedLog, so only Autobahn's errors pass.
+    log = txaio.make_logger(level="error")
 
     stream_name = None  # set for each connection by the Site (None: the door's default stream)
     _channel = None  # the Channel, from admission in onConnect until onClose

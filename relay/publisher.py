@@ -19,6 +19,7 @@ Bad input from an authenticated source:
   it from reaching anyone until the next keyframe.
 """
 
+import txaio
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.logger import Logger
@@ -34,6 +35,10 @@ from depthcam.relay.registry import RelayFullError
 
 class PublisherProtocol(WebSocketServerProtocol):
     """One source connection (see the module docstring)."""
+
+    # Autobahn logs two lines of its own (info and warn) for every refused handshake; ours go
+    # through a RateLimitedLog, so only Autobahn's errors pass.
+    log = txaio.make_logger(level="error")
 
     stream_name = None  # set for each connection by resources.StreamSockets
     _stream = None  # the RelayStream, from admission in onConnect until onClose

@@ -14,9 +14,10 @@ import struct
 READ_TIMEOUT_S = 20.0
 
 
-def connect(port, host="127.0.0.1", source_address=None, tls_context=None, server_name=None):
+def connect(port, host="127.0.0.1", source_address=None, tls_context=None, server_name=None,
+            timeout=READ_TIMEOUT_S):
     """A connected socket (TLS-wrapped with ``tls_context``), with the read deadline set."""
-    sock = socket.create_connection((host, port), timeout=READ_TIMEOUT_S,
+    sock = socket.create_connection((host, port), timeout=timeout,
                                     source_address=(source_address, 0) if source_address else None)
     if tls_context is not None:
         sock = tls_context.wrap_socket(sock, server_hostname=server_name or host)
