@@ -61,6 +61,15 @@ class SourceConfig:
     token_file: Path | None = None
     # Direct mode: how far behind live a viewer may fall before it skips to the newest keyframe.
     max_lag_s: float = Fanout.MAX_LAG_S
+    # Direct mode: Origins (scheme://host[:port]) whose pages may watch besides its own and this
+    # machine's; a PEM certificate chain and key to listen with TLS (https://, wss://).
+    allowed_origins: tuple = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Push mode: a PEM file of the CA(s) that signed the relay's certificate (None: the system's),
+    # and whether plain ws:// to another machine is allowed (the token crosses it readable).
+    ca_file: Path | None = None
+    insecure: bool = False
 
     @property
     def keyframe_interval_frames(self):
