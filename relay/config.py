@@ -7,14 +7,15 @@ token is not part of it (a config gets printed and logged): see ``auth.py``.
 from dataclasses import dataclass
 from pathlib import Path
 
+from depthcam.broadcast.clientdir import client_dir
 from depthcam.codec.header import HEADER_SIZE, MAX_PAYLOAD_BYTES
 from depthcam.codec.publishing import DEFAULT_STREAM
 from depthcam.relay.fanout import Fanout
 from depthcam.relay.registry import StreamRegistry
 
 DEFAULT_PORT = 9000
-# The browser client sits beside the relay in the repository.
-DEFAULT_CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
+# The viewer page of the installed package (a wheel's copy, or the checkout's client/).
+DEFAULT_CLIENT_DIR = client_dir()
 # The largest frame FORMAT.md allows; Autobahn closes a source that sends more with 1009.
 MAX_SOURCE_MESSAGE_BYTES = HEADER_SIZE + MAX_PAYLOAD_BYTES
 # Time for a client to send its HTTP request and finish the WebSocket opening handshake; also

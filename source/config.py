@@ -6,10 +6,11 @@ from pathlib import Path
 
 from twisted.logger import LogLevel
 
+from depthcam.broadcast.clientdir import client_dir
 from depthcam.codec.reduction import Reduction
 
-# The browser client sits beside the package's folders in the repository (editable install).
-DEFAULT_CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
+# The viewer page of the installed package (a wheel's copy, or the checkout's client/).
+DEFAULT_CLIENT_DIR = client_dir()
 
 
 class Wire(enum.Enum):
