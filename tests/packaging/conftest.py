@@ -29,10 +29,6 @@ SOURCE_READY = r"open (http://\S+?:(\d+)/) in"
 # What a program must not inherit from the test's own environment.
 UNSET = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", TOKEN_ENV_VAR, "NODE_PATH")
 
-needs_npm = pytest.mark.skipif(shutil.which("npm") is None,
-                               reason="building a wheel needs npm (make test installs it)")
-
-
 def run(argv, cwd, timeout_s, env=None):
     """Run ``argv``; its stdout and stderr together, or fail with them and the exit status."""
     result = subprocess.run([str(arg) for arg in argv], cwd=cwd, env=env, timeout=timeout_s,
