@@ -21,7 +21,7 @@ CLIENT_PACKAGE_PATH = Path("depthcam", "client")
 NPM_CI_ARGS = ["ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"]
 
 
-class build_py_with_viewer(build_py):
+class BuildPyWithViewer(build_py):
     """build_py, then the viewer page and the npm files it loads into the package's client folder.
 
     The npm packages come from a fresh ``npm ci`` of client/package-lock.json in a staging folder,
@@ -71,5 +71,5 @@ setup(
         Extension("depthcam.codec._contextmodel", ["codec/_contextmodel.c"],
                   extra_compile_args=["-O2"], optional=True),
     ],
-    cmdclass={"build_py": build_py_with_viewer},
+    cmdclass={"build_py": BuildPyWithViewer},
 )
