@@ -12,7 +12,7 @@ from setuptools.errors import SetupError
 ROOT = Path(__file__).resolve().parent
 # viewer_bundle.py sits beside this file (in the sdist too); it is build-time code, not installed.
 sys.path.insert(0, str(ROOT))
-from viewer_bundle import check_pinned, licence_files, page_files  # noqa: E402
+from viewer_bundle import bundle  # noqa: E402
 
 CLIENT_DIR = ROOT / "client"
 # Where the wheel's viewer lives inside the package: the `depthcam.client` package in setup.cfg.
@@ -35,13 +35,12 @@ class BuildPyWithViewer(build_py):
             return
         staging = Path(self.get_finalized_command("build").build_temp) / "client"
         stage_client(staging)
-        files = page_files(staging)
-        check_pinned(staging, files)
+        files = bundle(staging)
         target = Path(self.build_lib) / CLIENT_PACKAGE_PATH
         # A file an earlier build left there would go into this wheel as well.
         shutil.rmtree(target, ignore_errors=True)
         self._viewer_outputs = []
-        for path in files + licence_files(staging, files):
+        for path in files:
             destination = target / path
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(staging / path, destination)

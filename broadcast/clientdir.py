@@ -1,4 +1,4 @@
-"""client_dir(): the folder of the viewer page, found through the installed depthcam package."""
+"""find_client_dir(): the folder of the viewer page, found through the installed depthcam package."""
 
 from importlib.util import find_spec
 from pathlib import Path
@@ -9,7 +9,7 @@ CLIENT_PACKAGE = "depthcam.client"
 PAGE = "index.html"
 
 
-def client_dir():
+def find_client_dir():
     """The folder holding the viewer page (``index.html``) of the installed depthcam.
 
     Found through the import system, as ``importlib.resources`` finds a package's data, so the

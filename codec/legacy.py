@@ -6,6 +6,7 @@ See FORMAT.md, *Legacy wire*. Faithful on purpose: every-4th-pixel subsampling, 
 
 import lzma
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,6 +55,17 @@ def pylzma_decompress(data):
         raise errors.CorruptPayloadError(f"legacy payload does not decompress: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class LegacyHeader:
+    """What a legacy frame's header says, named as FrameHeader's fields (the 2012 header holds the
+    keyframe flag; its sequence is the encoder's frame count)."""
+
+    sequence: int
+    is_keyframe: bool
+    width: int = LEGACY_WIDTH
+    height: int = LEGACY_HEIGHT
+
+
 class LegacyEncoder(CatchupFrame):
     """Encodes DepthFrames exactly as the 2012 source did."""
 
@@ -79,6 +91,11 @@ class LegacyEncoder(CatchupFrame):
         self._codes = codes
         header = LEGACY_HEADER.pack(int(keyframe), *quadrant_means(codes))
         return header + pylzma_compress(body.tobytes())
+
+    def encode_with_header(self, frame):
+        """``(LegacyHeader, message)``: ``encode(frame)`` and what its header says."""
+        message = self.encode(frame)
+        return LegacyHeader(self._frame_count - 1, bool(message[0])), message
 
     def catchup(self):
         """A keyframe of the latest frame (the 2012 format has no catch-up flag)."""

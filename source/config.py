@@ -6,11 +6,9 @@ from pathlib import Path
 
 from twisted.logger import LogLevel
 
-from depthcam.broadcast.clientdir import client_dir
+from depthcam.broadcast.clientdir import find_client_dir
+from depthcam.broadcast.fanout import Fanout
 from depthcam.codec.reduction import Reduction
-
-# The viewer page of the installed package (a wheel's copy, or the checkout's client/).
-DEFAULT_CLIENT_DIR = client_dir()
 
 
 class Wire(enum.Enum):
@@ -48,7 +46,7 @@ class SourceConfig:
     wire: Wire = Wire.CLASSIC
     device: DeviceSpec = DeviceSpec("scene")
     scene_seed: int = 0
-    client_dir: Path = DEFAULT_CLIENT_DIR
+    client_dir: Path = find_client_dir()
     log_level: LogLevel = LogLevel.info
     # Recordings (file:, fakenect:, png:) and the Kinect.
     loop: bool = False
@@ -59,6 +57,8 @@ class SourceConfig:
     # $DEPTHCAM_RELAY_TOKEN). The token itself is read when pushing starts, never kept here.
     relay_url: str | None = None
     token_file: Path | None = None
+    # Direct mode: how far behind live a viewer may fall before it skips to the newest keyframe.
+    max_lag_s: float = Fanout.MAX_LAG_S
 
     @property
     def keyframe_interval_frames(self):

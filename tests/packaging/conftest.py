@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from depthcam.relay.auth import TOKEN_ENV_VAR
+from depthcam.protocol.tokens import TOKEN_ENV_VAR
 from tests.e2e.conftest import RELAY_READY, SOURCE_CONNECTED, TOKEN, Program
 
 REPO = Path(__file__).resolve().parents[2]

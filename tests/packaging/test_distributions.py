@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.packaging.conftest import BUILD_TIMEOUT_S, REPO, only_file, run, wheel_names
-from viewer_bundle import check_pinned, licence_files, page_files
+from viewer_bundle import bundle
 
 CLIENT = REPO / "client"
 CLIENT_PREFIX = "depthcam/client/"
@@ -37,9 +37,7 @@ def test_wheel_holds_the_pages_files_and_their_licences_and_nothing_else(dists, 
     """Each wheel's depthcam/client is the page, exactly the node_modules files it loads (at the
     versions package-lock.json pins: byte for byte those `npm ci` put in client/node_modules) and
     each bundled package's licence."""
-    pages = page_files(CLIENT)
-    check_pinned(CLIENT, pages)
-    expected = checkout_files(pages + licence_files(CLIENT, pages))
+    expected = checkout_files(bundle(CLIENT))
     assert client_files(dists.wheels()[kind]) == expected
     assert {"node_modules/three/LICENSE", "node_modules/node-liblzma/LICENSE",
             "node_modules/zstddec/LICENSE"} <= expected.keys()

@@ -55,7 +55,7 @@ def assert_loaded_exactly(responses, wheel):
 
 def test_the_page_is_found_in_the_installed_package(installed):
     """The installed depthcam locates its page in its own site-packages, not in the checkout."""
-    code = "from depthcam.broadcast.clientdir import client_dir; print(client_dir())"
+    code = "from depthcam.broadcast.clientdir import find_client_dir; print(find_client_dir())"
     folder = Path(installed.command("python", "-c", code).strip())
     assert installed.venv in folder.parents and (folder / "index.html").is_file()
 
