@@ -118,4 +118,4 @@ vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.handmade_vectors
 
 clean:
-	rm -rf $(VENV) client/node_modules .pytest_cache .hypothesis build codec/_contextmodel*.so
+	rm -rf $(VENV) client/node_modules .pytest_cache .hypothesis build dist *.egg-info codec/_contextmodel*.so

@@ -14,6 +14,7 @@ import argparse
 import errno
 import sys
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -249,6 +250,8 @@ def build_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('depthcam')}",
+                        help="print the installed depthcam's version and exit")
     parser.add_argument("command", nargs="?", default="serve", choices=sorted(COMMANDS),
                         help="what to do (default: serve)")
     parser.add_argument("url", nargs="?",
@@ -318,7 +321,7 @@ def build_parser():
                         help="seed of the synthetic scene's sensor noise (default: %(default)s)")
     parser.add_argument("--client-dir", type=Path, default=SourceConfig.client_dir,
                         help="folder of the browser client to serve at / "
-                             "(default: the repository's client/)")
+                             "(default: the viewer installed with depthcam)")
     parser.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
                         dest="allowed_origins",
                         help="an Origin (scheme://host[:port]) whose pages may watch, besides this "
