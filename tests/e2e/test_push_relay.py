@@ -82,7 +82,15 @@ def joiner_stream(live_stream, programs):
 async def test_viewer_joining_mid_stream_decodes_its_first_frame_at_once(viewers, joiner_stream):
     """A viewer joining long after the last keyframe is sent the cached keyframe and the deltas since, and decodes them."""
     early = await viewers.viewer(stream=joiner_stream)
-    await early.wait_for_frames(CAUGHT_UP_FRAMES, FRAMES_WAIT_S)
+
+    def frames_since_last_keyframe(viewer):
+        keyframes = [index for index, frame in enumerate(viewer.frames) if frame.header.is_keyframe]
+        return len(viewer.frames) - keyframes[-1] if keyframes else 0
+
+    # The source sleeps until the first viewer, which may get the relay's cache from before that,
+    # then the keyframe the source wakes with: count from the last keyframe.
+    await early.wait_for(lambda viewer: frames_since_last_keyframe(viewer) >= CAUGHT_UP_FRAMES,
+                         FRAMES_WAIT_S, what=f"{CAUGHT_UP_FRAMES} frames since a keyframe")
     last_before_join = early.sequences[-1]
     joined_at = time.time()
     late = await viewers.viewer(stream=joiner_stream)
@@ -134,23 +142,24 @@ def test_browser_page_shows_frames_again_after_a_relay_restart_without_reloading
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"http://127.0.0.1:{relay.port}/")
-        page.wait_for_function("window.depthcam && window.depthcam.framesDrawn >= 5", timeout=30000)
+        # Predicates as functions: the page's CSP forbids evaluating a string as code.
+        page.wait_for_function("() => window.depthcam && window.depthcam.framesDrawn >= 5", timeout=30000)
         # A reload would lose this.
-        page.evaluate("window.e2eBeforeRestart = true")
+        page.evaluate("() => { window.e2eBeforeRestart = true; }")
 
         relay.kill()
-        page.wait_for_function("window.depthcam.connectionState === 'reconnecting'", timeout=10000)
-        drawn_while_down = page.evaluate("window.depthcam.framesDrawn")
+        page.wait_for_function("() => window.depthcam.connectionState === 'reconnecting'", timeout=10000)
+        drawn_while_down = page.evaluate("() => window.depthcam.framesDrawn")
         _, reconnect_s = restart_relay_and_time_the_reconnect(programs, relay)
         assert reconnect_s < RECONNECT_WITHIN_S
 
         page.wait_for_function(
-            "window.depthcam.connectionState === 'open' && "
+            "() => window.depthcam.connectionState === 'open' && "
             f"window.depthcam.framesDrawn >= {drawn_while_down + 10}",
             timeout=20000,
         )
-        assert page.evaluate("window.e2eBeforeRestart") is True
-        assert page.evaluate("window.depthcam.lastError") is None
+        assert page.evaluate("() => window.e2eBeforeRestart") is True
+        assert page.evaluate("() => window.depthcam.lastError") is None
         assert not errors, errors
     finally:
         page.close()
