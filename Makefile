@@ -6,12 +6,14 @@ PY := $(VENV)/bin/python
 PORT ?= 9000
 DEVICE ?= scene
 CHROMIUM ?= /usr/bin/chromium
+FIREFOX ?= /usr/bin/firefox-esr
 
 RUNTIME_STAMP := $(VENV)/.depthcam-runtime
 DEV_STAMP := $(VENV)/.depthcam-dev
 CLIENT_STAMP := client/node_modules/.depthcam-installed
+TEST_CLIENT_STAMP := tests/client/node_modules/.depthcam-installed
 
-.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium coder bench vectors clean
+.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium firefox coder bench vectors clean
 
 help:
 	@echo "make source-direct   run the source with the built-in scene on http://localhost:$(PORT)/"
@@ -35,6 +37,13 @@ $(DEV_STAMP): $(RUNTIME_STAMP)
 $(CLIENT_STAMP): client/package.json client/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: see INSTALL.md (Debian: apt-get install nodejs npm)"; exit 1; }
 	cd client && npm ci --no-audit --no-fund
+	@touch $@
+
+# Test-only npm packages: js-lzma (the 2012 client's decoder) and puppeteer-core, which drives the
+# system's firefox-esr and must never download a browser of its own.
+$(TEST_CLIENT_STAMP): tests/client/package.json tests/client/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: see INSTALL.md (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd tests/client && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund
 	@touch $@
 
 setup: $(RUNTIME_STAMP) $(CLIENT_STAMP)
@@ -70,6 +79,16 @@ chromium:
 	  fi; \
 	fi
 
+# Firefox runs headful on Xvfb (headless Firefox has no WebGL here): firefox-esr, xvfb and xauth.
+firefox:
+	@if [ ! -x $(FIREFOX) ] || ! command -v xvfb-run >/dev/null || ! command -v xauth >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr xvfb xauth; \
+	  else \
+	    echo "Debian's firefox-esr and xvfb are needed for the browser tests; run: sudo apt-get install firefox-esr xvfb xauth"; exit 1; \
+	  fi; \
+	fi
+
 # The classic profile's context-mixing coder is C, built by pip when a compiler is there (else the
 # source falls back to LZMA). The tests need it: build it, installing gcc as chromium is installed.
 coder: $(RUNTIME_STAMP)
@@ -82,10 +101,10 @@ coder: $(RUNTIME_STAMP)
 	    echo "the C coder did not build: install a C compiler and Python's headers (Debian: sudo apt-get install gcc python3-dev), then make test"; exit 1; }; \
 	fi
 
-test-js: $(CLIENT_STAMP)
+test-js: $(CLIENT_STAMP) $(TEST_CLIENT_STAMP)
 	node --test tests/client/
 
-test-py: $(DEV_STAMP) $(CLIENT_STAMP) chromium coder
+test-py: $(DEV_STAMP) $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) chromium firefox coder
 	$(PY) -m pytest
 
 test: test-js test-py
@@ -97,4 +116,4 @@ vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.vectors
 
 clean:
-	rm -rf $(VENV) client/node_modules .pytest_cache .hypothesis build codec/_contextmodel*.so
+	rm -rf $(VENV) client/node_modules tests/client/node_modules .pytest_cache .hypothesis build codec/_contextmodel*.so
