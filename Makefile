@@ -114,6 +114,7 @@ bench: $(RUNTIME_STAMP)
 
 vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.vectors
+	$(PY) -m depthcam.codec.edgevectors
 
 clean:
 	rm -rf $(VENV) client/node_modules tests/client/node_modules .pytest_cache .hypothesis build codec/_contextmodel*.so

@@ -64,6 +64,7 @@ typedef struct {
     uint8_t *history;       /* 3 frames: t-1, t-2, t-3 */
     int16_t *residual;      /* this frame's residuals against t-1, SENTINEL where unknown */
     uint8_t *volatility;
+    int bad_code, bad_pixel;  /* a decoded code outside 0..254, and where: for the error message */
 } Model;
 
 /* Start a group of pictures: everything forgotten, no readings anywhere in the history. */
@@ -368,7 +369,11 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
                     e = 0;
                 }
                 v = f.pred + e;
-                if (!encoding && (v < 0 || v >= NO_READING)) return -2;
+                if (!encoding && (v < 0 || v >= NO_READING)) {
+                    m->bad_code = v;
+                    m->bad_pixel = i;
+                    return -2;
+                }
             }
             if (!encoding) cur[i] = (uint8_t)v;
             int P = m->history[i];
@@ -511,7 +516,8 @@ static PyObject *coder_decode(ContextCoderObject *self, PyObject *arg)
     if (rc) {
         Py_DECREF(out);
         self->ready = 0;  /* the model state is no longer the encoder's */
-        PyErr_SetString(PyExc_ValueError, "payload decodes to codes out of range");
+        PyErr_Format(PyExc_ValueError, "payload decodes to code %d at pixel %d",
+                     self->model->bad_code, self->model->bad_pixel);
         return NULL;
     }
     return out;
