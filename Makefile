@@ -12,6 +12,8 @@ RUNTIME_STAMP := $(VENV)/.depthcam-runtime
 DEV_STAMP := $(VENV)/.depthcam-dev
 CLIENT_STAMP := client/node_modules/.depthcam-installed
 TEST_CLIENT_STAMP := tests/client/node_modules/.depthcam-installed
+CONTEXT_WASM := client/contextmodel.wasm
+WASM_CC ?= clang
 
 .PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium firefox coder bench vectors clean
 
@@ -46,7 +48,19 @@ $(TEST_CLIENT_STAMP): tests/client/package.json tests/client/package-lock.json
 	cd tests/client && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund
 	@touch $@
 
-setup: $(RUNTIME_STAMP) $(CLIENT_STAMP)
+# classic-cm's decoder for the browser is the C coder itself, compiled to freestanding WebAssembly
+# by Debian's clang and lld (no emscripten, no libc), installed as chromium is installed.
+$(CONTEXT_WASM): codec/_contextmodel.c
+	@if ! command -v $(WASM_CC) >/dev/null || ! command -v wasm-ld >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang lld; \
+	  else \
+	    echo "clang and lld build the browser's classic-cm decoder; run: sudo apt-get install clang lld"; exit 1; \
+	  fi; \
+	fi
+	$(WASM_CC) --target=wasm32 -O3 -ffreestanding -fno-builtin -nostdlib -Wall -Wl,--no-entry -o $@ $<
+
+setup: $(RUNTIME_STAMP) $(CLIENT_STAMP) $(CONTEXT_WASM)
 
 # DEVICE: scene, kinect[:INDEX], file:PATH, fakenect:DIR or png:DIR; recordings loop.
 source-direct: setup
@@ -101,10 +115,10 @@ coder: $(RUNTIME_STAMP)
 	    echo "the C coder did not build: install a C compiler and Python's headers (Debian: sudo apt-get install gcc python3-dev), then make test"; exit 1; }; \
 	fi
 
-test-js: $(CLIENT_STAMP) $(TEST_CLIENT_STAMP)
+test-js: $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) $(CONTEXT_WASM)
 	node --test tests/client/
 
-test-py: $(DEV_STAMP) $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) chromium firefox coder
+test-py: $(DEV_STAMP) $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) $(CONTEXT_WASM) chromium firefox coder
 	$(PY) -m pytest
 
 test: test-js test-py
@@ -117,4 +131,4 @@ vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.edgevectors
 
 clean:
-	rm -rf $(VENV) client/node_modules tests/client/node_modules .pytest_cache .hypothesis build codec/_contextmodel*.so
+	rm -rf $(VENV) client/node_modules tests/client/node_modules .pytest_cache .hypothesis build codec/_contextmodel*.so $(CONTEXT_WASM)
