@@ -10,6 +10,7 @@ purpose: every-4th-pixel subsampling, width clipped to 632, median of three with
 
 import lzma
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -73,6 +74,17 @@ def legacy_message(keyframe, codes, body):
     return pylzma_compress(prefix + body.tobytes())
 
 
+@dataclass(frozen=True)
+class LegacyHeader:
+    """What a legacy frame's header says, named as FrameHeader's fields (the 2012 header holds the
+    keyframe flag; its sequence is the encoder's frame count)."""
+
+    sequence: int
+    is_keyframe: bool
+    width: int = LEGACY_WIDTH
+    height: int = LEGACY_HEIGHT
+
+
 class LegacyEncoder(CatchupFrame):
     """Encodes DepthFrames exactly as the 2012 source did."""
 
@@ -97,6 +109,11 @@ class LegacyEncoder(CatchupFrame):
         self._keyframe_requested = False
         self._codes = codes
         return legacy_message(keyframe, codes, body)
+
+    def encode_with_header(self, frame):
+        """``(LegacyHeader, message)``: ``encode(frame)`` and what its header says."""
+        message = self.encode(frame)
+        return LegacyHeader(self._frame_count - 1, bool(message[0])), message
 
     def catchup(self):
         """A keyframe of the latest frame (the 2012 format has no catch-up flag)."""

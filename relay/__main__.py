@@ -11,9 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from depthcam.relay.auth import TOKEN_ENV_VAR, BearerTokenCheck, TokenConfigError, load_token
+from depthcam.protocol.streams import is_valid_stream_name
+from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError, read_token
+from depthcam.relay.auth import BearerTokenCheck
 from depthcam.relay.config import RelayConfig
-from depthcam.codec.publishing import is_valid_stream_name
 
 # How long the relay waits for its close frames to go out when it stops.
 SHUTDOWN_GRACE_S = 0.5
@@ -95,11 +96,15 @@ def build_parser():
                         help="viewer connections in all; more are refused with HTTP 503")
     limits.add_argument("--max-viewers-per-stream", type=_positive_int, default=d.max_viewers_per_stream,
                         help="viewer connections on one stream; more are refused with HTTP 503")
+    limits.add_argument("--max-lag", type=_positive_seconds, default=d.max_lag_s,
+                        help="seconds a viewer may fall behind live (its socket staying full) "
+                             "before it skips to the newest keyframe")
     limits.add_argument("--max-unsent-bytes", type=_non_negative_int, default=d.max_unsent_bytes,
                         help="bytes a viewer may have queued beyond its full socket buffer before it "
-                             "skips to the next keyframe")
+                             "skips to the newest keyframe (a bound on memory per viewer)")
     limits.add_argument("--stuck-timeout", type=_positive_seconds, default=d.stuck_timeout_s,
-                        help="seconds a viewer's socket may stay full before it is dropped")
+                        help="seconds a viewer's socket may stay full before it is dropped (it "
+                             "cannot take even a keyframe)")
     limits.add_argument("--viewer-socket-buffer-bytes", type=_non_negative_int,
                         default=d.viewer_socket_buffer_bytes,
                         help="kernel send buffer of each viewer socket in bytes (bounds a slow "
@@ -123,6 +128,7 @@ def config_from_args(args):
         max_streams=args.max_streams,
         max_viewers=args.max_viewers,
         max_viewers_per_stream=args.max_viewers_per_stream,
+        max_lag_s=args.max_lag,
         max_unsent_bytes=args.max_unsent_bytes,
         stuck_timeout_s=args.stuck_timeout,
         viewer_socket_buffer_bytes=args.viewer_socket_buffer_bytes,
@@ -140,7 +146,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     config = config_from_args(args)
     try:
-        token_check = BearerTokenCheck(load_token(args.token_file))
+        token_check = BearerTokenCheck(read_token(args.token_file))
     except TokenConfigError as exc:
         parser.error(str(exc))
 

@@ -6,8 +6,8 @@ A source proves it may publish by sending the token in its opening handshake as:
 
 (an Autobahn client: ``WebSocketClientFactory(url, headers={"Authorization": f"Bearer {token}"})``).
 Nothing else is accepted: no query parameter (URLs end up in logs) and no subprotocol trick. The
-relay reads the token from ``--token-file`` or, failing that, from the ``DEPTHCAM_RELAY_TOKEN``
-environment variable; never from the command line, where other users can read it. Missing or
+relay reads the token with ``depthcam.protocol.tokens.read_token`` (``--token-file`` or, failing
+that, ``DEPTHCAM_RELAY_TOKEN``); never from the command line, where other users can read it. Missing or
 malformed header: HTTP 401; wrong token: HTTP 403.
 
 Viewers need no token. When ``--allowed-origin`` is given, a viewer whose handshake carries an
@@ -17,13 +17,7 @@ browser can send any Origin anyway.
 """
 
 import hmac
-import os
-from pathlib import Path
 from urllib.parse import urlsplit
-
-from depthcam.codec.publishing import TOKEN_ENV_VAR, TokenConfigError, choose_token
-
-__all__ = ["TOKEN_ENV_VAR", "TokenConfigError", "AuthError", "BearerTokenCheck", "OriginPolicy", "load_token"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -35,18 +29,6 @@ class AuthError(Exception):
         super().__init__(reason)
         self.http_status = http_status
         self.reason = reason
-
-
-def load_token(token_file=None, environ=None):
-    """The publish token from ``token_file`` if given, else ``$DEPTHCAM_RELAY_TOKEN`` (see
-    ``depthcam.codec.publishing.choose_token`` for its rules); raises TokenConfigError."""
-    if token_file is None:
-        return choose_token(environ=os.environ if environ is None else environ)
-    try:
-        text = Path(token_file).read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TokenConfigError(f"cannot read the token file {token_file}: {exc}") from exc
-    return choose_token(text, token_file)
 
 
 class BearerTokenCheck:

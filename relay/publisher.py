@@ -5,6 +5,10 @@ refused with HTTP 401, a wrong one with 403, and a source past the stream limit 
 refused source never reaches a stream, so nothing it sends is broadcast. A second source for a
 busy stream takes it over (``registry.py``); the one it replaces is closed with 4001.
 
+The relay tells its source how many viewers watch, as a text message ``{"type": "viewers",
+"count": N}`` (FORMAT.md, *Control messages*): once when it starts publishing, then at every
+change, so a source nobody watches can stop reading and encoding.
+
 Bad input from an authenticated source:
 
 - a message over ``max_message_bytes``: Autobahn closes the source with 1009;
@@ -19,9 +23,11 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from autobahn.websocket.types import ConnectionDeny
 from twisted.logger import Logger
 
+from depthcam.broadcast.closing import close_with
 from depthcam.codec.errors import FrameFormatError
+from depthcam.protocol.closecodes import CloseCode
+from depthcam.protocol.control import viewers_message
 from depthcam.relay.auth import AuthError
-from depthcam.relay.closecodes import RelayCloseCode, close_with
 from depthcam.relay.registry import RelayFullError
 
 
@@ -64,10 +70,10 @@ class PublisherProtocol(WebSocketServerProtocol):
             return
         if not isBinary:
             self._log.warn("source {peer} sent a text message; closing it", peer=self.peer)
-            self._close(RelayCloseCode.UNSUPPORTED_DATA, "sources send binary frames only")
+            self._close(CloseCode.UNSUPPORTED_DATA, "sources send binary frames only")
             return
         try:
-            stream.publish(payload)
+            stream.publish_message(payload)
         except FrameFormatError as exc:
             if not self._rejection_logged:
                 self._rejection_logged = True
@@ -84,9 +90,14 @@ class PublisherProtocol(WebSocketServerProtocol):
         self.factory.registry.release_publisher(stream, self)
         self._log.info("source {peer} left {name} ({code})", peer=self.peer, name=stream.name, code=code)
 
+    def send_viewer_count(self, count):
+        """Tell the source how many viewers watch its stream now."""
+        if self.state == self.STATE_OPEN and not self._closing:
+            self.sendMessage(viewers_message(count), isBinary=False)
+
     def replace(self):
         """A newer source took the stream over: close this one with 4001."""
-        self._close(RelayCloseCode.SOURCE_REPLACED, "replaced by a newer source")
+        self._close(CloseCode.SOURCE_REPLACED, "replaced by a newer source")
 
     def _close(self, code, reason):
         self._closing = True

@@ -7,7 +7,7 @@
                                                                  in the 2012 form
 
 Both modes share the frame source, the encoder and the pump; only the sink differs (``direct.py``
-or ``push.py``).
+or ``push.py``). In both, the pump pauses while nobody watches.
 """
 
 import argparse
@@ -28,21 +28,22 @@ from twisted.logger import (
 )
 
 from depthcam.codec import LegacyEncoder, Profile, profiles
-from depthcam.codec.publishing import DEFAULT_STREAM, TOKEN_ENV_VAR, TokenConfigError, is_valid_stream_name
 from depthcam.codec.reduction import Reduction
+from depthcam.protocol.streams import DEFAULT_STREAM, SOURCE_PREFIX, is_valid_stream_name
+from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError, read_token
 from depthcam.source.config import SourceConfig, Wire
 from depthcam.source.devices import DEVICE_SYNTAX, open_device, parse_device_spec
-from depthcam.source.direct import ViewerFactory, build_site
+from depthcam.source.direct import EncoderPublisher, IdlePause, build_site, build_viewers, make_channel
 from depthcam.source.frames import SourceEnded
 from depthcam.source.pump import FramePump
-from depthcam.source.push import PushFactory, RelaySink, read_token
+from depthcam.source.push import PushFactory, RelaySink
 
 log = Logger(namespace="depthcam.source")
 
 # Bind addresses that mean "this machine", for the URL we print.
 LOCAL_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost")
 # Where a relay takes a source's stream (relay/resources.py): /source/<name>.
-RELAY_SOURCE_PREFIX = "/source/"
+RELAY_SOURCE_PREFIX = SOURCE_PREFIX
 
 
 def parse_device(text):
@@ -88,11 +89,11 @@ def start_pump(config, source, encoder, sink, reactor):
 
 @dataclass
 class DirectSource:
-    """A running direct-mode source: its frame source, pump, viewers and listening port."""
+    """A running direct-mode source: its frame source, pump, broadcast channel and listening port."""
 
     source: object
     pump: FramePump
-    viewers: ViewerFactory
+    channel: object
     port: object
 
     @property
@@ -131,15 +132,17 @@ def serve(config, reactor):
                  client_dir=config.client_dir)
     source = open_device(config, reactor)
     encoder = make_encoder(config)
-    viewers = ViewerFactory(encoder.catchup_messages, reactor=reactor)
+    channel = make_channel(encoder, reactor, max_lag_s=config.max_lag_s)
+    site = build_site(config.client_dir, build_viewers(channel, reactor), channel, reactor)
     try:
-        port = reactor.listenTCP(config.port, build_site(config.client_dir, viewers),
-                                 interface=config.host)
+        port = reactor.listenTCP(config.port, site, interface=config.host)
     except CannotListenError:
         source.close()
         raise
-    pump = start_pump(config, source, encoder, viewers.fanout, reactor)
-    return DirectSource(source, pump, viewers, port)
+    pump = start_pump(config, source, encoder, EncoderPublisher(channel), reactor)
+    # Nobody watches yet: read and encode nothing until someone does.
+    IdlePause(pump, channel).viewers_changed(len(channel.fanout))
+    return DirectSource(source, pump, channel, port)
 
 
 def viewer_page_url(relay_url):
@@ -180,9 +183,12 @@ def push(config, reactor):
     source = open_device(config, reactor)
     encoder = make_encoder(config)
     sink = RelaySink(encoder)
+    pump = start_pump(config, source, encoder, sink, reactor)
+    # No relay connection yet: pause until one opens and the relay does not say nobody watches.
+    sink.on_demand = lambda wanted: pump.resume() if wanted else pump.pause()
+    pump.pause()
     uplink = PushFactory(config.relay_url, token, sink, reactor=reactor)
     uplink.start()
-    pump = start_pump(config, source, encoder, sink, reactor)
     return PushSource(source, pump, uplink)
 
 
@@ -262,6 +268,10 @@ def build_parser():
     parser.add_argument("--error-mm", type=positive_float, default=SourceConfig.error_mm,
                         help="largest depth error of the fine profile, in millimetres "
                              "(default: 10)")
+    parser.add_argument("--max-lag", type=positive_float, default=SourceConfig.max_lag_s,
+                        dest="max_lag_s",
+                        help="seconds a viewer may fall behind live before it skips to the newest "
+                             "keyframe (default: %(default)s; direct mode)")
     parser.add_argument("--wire", type=Wire, default=SourceConfig.wire, choices=list(Wire),
                         metavar="{classic,legacy}",
                         help="wire format: classic (FORMAT.md) or legacy (the 2012 client's) "
@@ -382,6 +392,7 @@ def parse_config(argv=None):
         retry=args.retry,
         relay_url=relay_url,
         token_file=args.token_file,
+        max_lag_s=args.max_lag_s,
     )
 
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from twisted.logger import LogLevel
 
+from depthcam.broadcast.fanout import Fanout
+from depthcam.broadcast.files import default_client_dir
 from depthcam.codec.reduction import Reduction
 
-# The browser client sits beside the package's folders in the repository (editable install).
-DEFAULT_CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
+DEFAULT_CLIENT_DIR = default_client_dir()
 
 
 class Wire(enum.Enum):
@@ -58,6 +59,8 @@ class SourceConfig:
     # $DEPTHCAM_RELAY_TOKEN). The token itself is read when pushing starts, never kept here.
     relay_url: str | None = None
     token_file: Path | None = None
+    # Direct mode: how far behind live a viewer may fall before it skips to the newest keyframe.
+    max_lag_s: float = Fanout.MAX_LAG_S
 
     @property
     def keyframe_interval_frames(self):

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from depthcam.relay.auth import TOKEN_ENV_VAR
+from depthcam.protocol.tokens import TOKEN_ENV_VAR
 
 TOKEN = "e2e-test-token-0123456789abcdef"
 # A program that has not printed its ready line by then has failed (a loaded CI machine included).

@@ -5,14 +5,9 @@ import hmac
 import pytest
 
 from depthcam.relay import auth
-from depthcam.relay.auth import (
-    TOKEN_ENV_VAR,
-    AuthError,
-    BearerTokenCheck,
-    OriginPolicy,
-    TokenConfigError,
-    load_token,
-)
+from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError
+from depthcam.protocol.tokens import read_token as load_token
+from depthcam.relay.auth import AuthError, BearerTokenCheck, OriginPolicy
 
 TOKEN = "0123456789abcdef0123"
 

@@ -2,7 +2,7 @@
 
 import pytest_twisted
 
-from depthcam.relay.closecodes import RelayCloseCode
+from depthcam.protocol.closecodes import CloseCode as RelayCloseCode
 from tests.relay.conftest import KEYFRAME_INTERVAL, TOKEN
 from tests.relay.test_viewer import assert_decoded_correctly, publish
 

@@ -10,8 +10,8 @@ from twisted.internet import defer
 from depthcam.codec import profiles
 from depthcam.codec.header import profile_name
 from depthcam.codec.vectors import synthetic_frames
-from depthcam.codec.control import CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA
-from depthcam.relay.fanout import ViewerState
+from depthcam.protocol.closecodes import CloseCode
+from depthcam.broadcast.fanout import ViewerState
 from tests.relay.clients import RecordingViewer
 from tests.relay.conftest import KEYFRAME_INTERVAL, TOKEN, EncodedStream
 from tests.wire_profiles import WIRE_PROFILES
@@ -140,10 +140,10 @@ async def test_resync_sends_the_cached_keyframe_and_deltas(start_relay, scene_st
 
 BAD_VIEWER_MESSAGES = [
     # (payload, is_binary, close code the viewer gets)
-    (b"\x00\x01binary", True, CLOSE_UNSUPPORTED_DATA),
-    (b'{"type": "play"}', False, CLOSE_POLICY_VIOLATION),
-    (b"not json", False, CLOSE_POLICY_VIOLATION),
-    (b'{"type": "resync", "pad": "' + b"x" * 300 + b'"}', False, CLOSE_POLICY_VIOLATION),
+    (b"\x00\x01binary", True, CloseCode.UNSUPPORTED_DATA),
+    (b'{"type": "play"}', False, CloseCode.POLICY_VIOLATION),
+    (b"not json", False, CloseCode.POLICY_VIOLATION),
+    (b'{"type": "resync", "pad": "' + b"x" * 300 + b'"}', False, CloseCode.POLICY_VIOLATION),
     (b"x" * 5000, False, 1009),  # over MAX_VIEWER_MESSAGE_BYTES: Autobahn's own limit
 ]
 

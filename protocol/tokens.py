@@ -1,32 +1,21 @@
-"""The publishing contract between a source and a relay: stream names, the token's form, close codes.
+"""The publish token: its rules, and ``read_token()``, the one place that reads it.
 
-Both sides follow it, so it is written once here (no I/O: the callers read the token file).
-A source publishes to ``/source/<name>`` and viewers watch ``/view/<name>``, with ``<name>``
-matching ``STREAM_NAME``; it proves it may publish with ``Authorization: Bearer <token>``.
+A source proves it may publish with ``Authorization: Bearer <token>``. Both the relay and a
+pushing source take the token from a file or from ``$DEPTHCAM_RELAY_TOKEN``, never from argv.
 """
 
-import re
+import os
 import string
-
-DEFAULT_STREAM = "default"
-STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+from pathlib import Path
 
 TOKEN_ENV_VAR = "DEPTHCAM_RELAY_TOKEN"
 # Short enough to type, long enough not to guess (e.g. `openssl rand -hex 16` gives 32).
 MIN_TOKEN_CHARS = 16
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation)
 
-# The relay closes a source with this when a newer source with the token takes its stream over.
-CLOSE_SOURCE_REPLACED = 4001
-
 
 class TokenConfigError(Exception):
     """No usable publish token was configured."""
-
-
-def is_valid_stream_name(name):
-    """Whether ``name`` (str) may name a stream."""
-    return STREAM_NAME.fullmatch(name) is not None
 
 
 def choose_token(file_text=None, file_name=None, environ=None):
@@ -50,3 +39,18 @@ def choose_token(file_text=None, file_name=None, environ=None):
     if not set(token) <= _TOKEN_CHARS:
         raise TokenConfigError(f"the token in {origin} holds characters other than printable ASCII")
     return token
+
+
+def read_token(token_file=None, environ=None):
+    """The publish token from ``token_file`` (a path) if given, else ``$DEPTHCAM_RELAY_TOKEN``.
+
+    ``environ`` defaults to ``os.environ``. Raises TokenConfigError (an unreadable file included).
+    """
+    environ = os.environ if environ is None else environ
+    if token_file is None:
+        return choose_token(environ=environ)
+    try:
+        text = Path(token_file).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TokenConfigError(f"cannot read the token file {token_file}: {exc}") from exc
+    return choose_token(text, token_file)

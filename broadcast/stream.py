@@ -1,13 +1,14 @@
 """StreamCache: a stream's latest keyframe and the deltas since, kept from frame headers alone.
 
-The relay never decodes depth. From each frame's header (``codec/header.py``) it knows whether the
+The broadcast core never decodes depth. From each frame's header (``codec/header.py``) it knows whether the
 frame is a keyframe, its sequence number and its size, which is enough to tell which frames a viewer
 can decode and to hand a late joiner a run of frames it can decode at once: the latest keyframe,
 then every delta since, in order (FORMAT.md: keyframes are accepted at any sequence number).
 
 A delta that does not follow the stream's previous frame (a sequence gap, a size change, or no
 keyframe yet) could not be decoded by anyone, so ``add`` refuses it and every delta after it until
-the next keyframe; the relay forwards only what it would accept itself.
+the next keyframe; the core forwards only what it would accept itself. Direct mode's encoder
+hands its header over with the bytes; the relay parses the header of what a source sends.
 """
 
 from dataclasses import dataclass
@@ -17,18 +18,18 @@ SEQUENCE_MODULUS = 2**32  # FORMAT.md: sequence is a u32 that wraps
 
 @dataclass(frozen=True)
 class StreamFrame:
-    """One frame as the relay handles it: what its header says, and the message to send as it is."""
+    """One frame as the core handles it: what its header says, and the message framed for viewers."""
 
     sequence: int
     is_keyframe: bool
     width: int
     height: int
     size: int  # bytes of the frame (header + payload), as the source sent it
-    message: object  # the frame framed once for every viewer (an Autobahn PreparedMessage)
+    message: object  # the frame framed once for every viewer (WebSocket frame bytes)
 
     @classmethod
     def from_header(cls, header, message, size):
-        """The StreamFrame for a parsed ``FrameHeader`` and its prepared ``message``."""
+        """The StreamFrame for a header (``FrameHeader`` or anything with its four fields) and ``message``."""
         return cls(
             sequence=header.sequence,
             is_keyframe=header.is_keyframe,

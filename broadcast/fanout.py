@@ -1,39 +1,41 @@
-"""Fanout: sends one stream's frames to its viewers, holding each viewer to a budget of unsent bytes.
+"""Fanout: sends one stream's frames to its viewers, each held to one budget in time and bytes.
 
 Backpressure cannot work for a broadcast (one slow viewer would stall them all), so the decision
-is made per viewer, from what its transport reports (Twisted's push-producer calls:
-``transport_full`` when its write buffer passes its ``bufferSize``, ``transport_drained`` when the
-buffer is empty again):
+is made per viewer, from what its transport reports through Twisted's producer contract
+(``transport_full`` is its ``pauseProducing``: the write buffer passed its ``bufferSize``;
+``transport_drained`` is its ``resumeProducing``: the buffer is empty again). Nothing else about
+a transport is read.
 
-- A viewer starts **live** from the stream's cache (latest keyframe, then the deltas since), or
-  **waiting** for the next keyframe when the cache is empty.
-- A live viewer gets every frame. Once its transport is full it may still take up to
-  ``max_unsent_bytes`` more; the frame that would pass that budget makes it **behind**, and from
-  then on it gets nothing (each frame it misses counts in ``frames_dropped``), so a delta chain is
-  never broken in the middle and its picture never shows a corrupt frame.
-- When its transport drains, a behind viewer catches up at once from the cache (or waits for the
-  next keyframe), exactly like a new viewer. The catch-up run is exempt from the budget: the
-  cache's own limit bounds it, and it is only ever sent into an empty transport.
-- A viewer whose transport stays full for ``stuck_timeout_s`` is dropped (``viewers_closed_stuck``).
+- A viewer starts **live** from the stream's catch-up (``catchup()``: the newest keyframe and the
+  deltas since, or a one-off CATCHUP frame), or **waiting** for the next keyframe when there is
+  nothing to catch up from.
+- A live viewer gets every frame. Once its transport is full, it may fall behind live by at most
+  ``max_lag_s`` (the time budget: how long its transport has stayed full) and queue at most
+  ``max_unsent_bytes`` past it (the memory bound). The frame that would break the budget makes it
+  **behind**: from then on it gets nothing (each frame it misses counts in ``frames_dropped``), so
+  a delta chain is never broken in the middle and it never receives an undecodable frame.
+- When its transport drains, a behind viewer catches up at once at the newest keyframe (or
+  waits for the next one), exactly like a new viewer. The catch-up run is exempt from the
+  budget: the cache's own limit bounds it, and it is only ever sent into an empty transport.
+- A viewer whose transport stays full for ``stuck_timeout_s`` cannot take even that: it is
+  dropped (``viewers_closed_stuck``).
 
-A viewer's ``{"type": "resync"}`` is answered the same way: catch-up now, or at the drain if its
-transport is full.
+A viewer's ``{"type": "resync"}`` is answered the same way: catch-up now, or at the drain.
 """
 
 import enum
-from dataclasses import dataclass
 from typing import Protocol
 
 from twisted.logger import Logger
 
-from depthcam.relay.stats import RateMeter
+from depthcam.broadcast.stats import RateMeter
 
 
 class FanoutViewer(Protocol):
-    """What Fanout needs of a viewer (``viewer.ViewerProtocol`` in the relay, a fake in tests)."""
+    """What Fanout needs of a viewer (``viewer.ViewerProtocol``, or a fake in tests)."""
 
     def deliver(self, message):
-        """Write one prepared frame message to the viewer's transport."""
+        """Write one framed message to the viewer's transport."""
 
     def drop_stuck(self):
         """Close the connection now, without waiting to flush what is queued."""
@@ -47,31 +49,42 @@ class ViewerState(enum.Enum):
     BEHIND = "behind"  # over its budget: nothing until its transport drains, then a catch-up
 
 
-@dataclass
 class _ViewerSlot:
-    viewer: object
-    state: ViewerState = ViewerState.WAITING
-    transport_full: bool = False
-    bytes_since_full: int = 0  # bytes written after the transport reported itself full
-    stuck_call: object = None
+    __slots__ = ("viewer", "state", "full_since", "bytes_since_full", "stuck_call")
+
+    def __init__(self, viewer):
+        self.viewer = viewer
+        self.state = ViewerState.WAITING
+        self.full_since = None  # clock seconds when the transport reported itself full, or None
+        self.bytes_since_full = 0  # bytes written after the transport reported itself full
+        self.stuck_call = None
 
 
 class Fanout:
-    """Sends each frame of one stream to every viewer that can take it (see the module docstring)."""
+    """Sends each frame of one stream to every viewer that can take it (see the module docstring).
 
-    # How much a viewer may queue past its transport's own buffer (Twisted's 64 KiB bufferSize)
-    # before it skips to a keyframe; about a second of a busy stream.
+    ``catchup`` is a callable giving the StreamFrames a viewer joining now needs (empty when there
+    are none); ``on_count`` is called with the number of viewers whenever it changes.
+    """
+
+    # How far behind live a viewer's queue may be before it skips to the newest keyframe.
+    MAX_LAG_S = 1.0
+    # How much a viewer may queue past its transport's own buffer, whatever the time: a bound on
+    # memory per viewer (the time budget bounds it too, but a stream may be fast).
     MAX_UNSENT_BYTES = 256 * 1024
     # How long a viewer's transport may stay full before the viewer is dropped.
-    STUCK_TIMEOUT_S = 30.0
+    STUCK_TIMEOUT_S = 10.0
 
     log = Logger()
 
-    def __init__(self, cache, max_unsent_bytes=None, stuck_timeout_s=None, clock=None):
+    def __init__(self, catchup, max_lag_s=None, max_unsent_bytes=None, stuck_timeout_s=None,
+                 clock=None, on_count=None):
         if clock is None:
             from twisted.internet import reactor as clock
         self._clock = clock
-        self._cache = cache
+        self._catchup = catchup
+        self._on_count = on_count
+        self.max_lag_s = self.MAX_LAG_S if max_lag_s is None else max_lag_s
         self.max_unsent_bytes = self.MAX_UNSENT_BYTES if max_unsent_bytes is None else max_unsent_bytes
         self.stuck_timeout_s = self.STUCK_TIMEOUT_S if stuck_timeout_s is None else stuck_timeout_s
         self._slots = {}
@@ -82,6 +95,9 @@ class Fanout:
     def __len__(self):
         return len(self._slots)
 
+    def __contains__(self, viewer):
+        return viewer in self._slots
+
     def viewers(self):
         """The viewers, in the order they joined."""
         return list(self._slots)
@@ -91,26 +107,34 @@ class Fanout:
         return self._slots[viewer].state
 
     def add(self, viewer):
-        """Start sending to ``viewer``: the cached keyframe and deltas now, then every frame."""
+        """Start sending to ``viewer``: the catch-up now, then every frame."""
         slot = self._slots[viewer] = _ViewerSlot(viewer)
         self._catch_up(slot)
+        self._count_changed()
 
     def remove(self, viewer):
         """Stop sending to ``viewer`` (its connection closed); unknown viewers are ignored."""
         slot = self._slots.pop(viewer, None)
         if slot is not None:
             self._cancel_stuck_call(slot)
+            self._count_changed()
 
     def publish(self, frame):
         """Send one StreamFrame, already accepted by the cache, to every viewer that can take it."""
+        live = ViewerState.LIVE
+        message, size = frame.message, frame.size
         sent = 0
         # A list: a viewer's transport calls back into this object while we write to it.
         for slot in list(self._slots.values()):
-            sent += self._offer(slot, frame)
+            if slot.state is live and slot.full_since is None:
+                # The common case, kept short: one write of the frame framed once.
+                sent += self._send(slot, message, size)
+            else:
+                sent += self._offer(slot, frame)
         self.bytes_out.mark(sent)
 
     def resync(self, viewer):
-        """``viewer`` lost its place: catch it up from the cache (at the drain if it is full)."""
+        """``viewer`` lost its place: catch it up (at the drain if its transport is full)."""
         slot = self._slots.get(viewer)
         if slot is not None and slot.state is not ViewerState.BEHIND:
             self._catch_up(slot)
@@ -118,9 +142,9 @@ class Fanout:
     def transport_full(self, viewer):
         """``viewer``'s transport buffer passed its limit (IPushProducer.pauseProducing)."""
         slot = self._slots.get(viewer)
-        if slot is None or slot.transport_full:
+        if slot is None or slot.full_since is not None:
             return
-        slot.transport_full = True
+        slot.full_since = self._clock.seconds()
         slot.bytes_since_full = 0
         slot.stuck_call = self._clock.callLater(self.stuck_timeout_s, self._drop_stuck, slot)
 
@@ -129,7 +153,7 @@ class Fanout:
         slot = self._slots.get(viewer)
         if slot is None:
             return
-        slot.transport_full = False
+        slot.full_since = None
         slot.bytes_since_full = 0
         self._cancel_stuck_call(slot)
         if slot.state is ViewerState.BEHIND:
@@ -142,32 +166,35 @@ class Fanout:
             return 0
         if slot.state is ViewerState.WAITING and not frame.is_keyframe:
             return 0
-        if slot.transport_full and slot.bytes_since_full + frame.size > self.max_unsent_bytes:
+        if slot.full_since is not None and (
+            self._clock.seconds() - slot.full_since > self.max_lag_s
+            or slot.bytes_since_full + frame.size > self.max_unsent_bytes
+        ):
             self.log.debug("viewer {viewer} over its budget; skipping to a keyframe", viewer=slot.viewer)
             slot.state = ViewerState.BEHIND
             self.frames_dropped += 1
             return 0
         slot.state = ViewerState.LIVE
-        return self._send(slot, frame)
+        return self._send(slot, frame.message, frame.size)
 
     def _catch_up(self, slot):
-        if slot.transport_full:
+        if slot.full_since is not None:
             slot.state = ViewerState.BEHIND
             return
-        frames = self._cache.catchup()
+        frames = self._catchup()
         if not frames:
             slot.state = ViewerState.WAITING
             return
         slot.state = ViewerState.LIVE
-        sent = sum(self._send(slot, frame) for frame in frames)
+        sent = sum(self._send(slot, frame.message, frame.size) for frame in frames)
         slot.bytes_since_full = 0
         self.bytes_out.mark(sent)
 
-    def _send(self, slot, frame):
+    def _send(self, slot, message, size):
         # The write that fills the transport is part of its buffer, not of the budget past it.
-        was_full = slot.transport_full
+        was_full = slot.full_since is not None
         try:
-            slot.viewer.deliver(frame.message)
+            slot.viewer.deliver(message)
         except Exception:
             # One viewer's failure never stops the loop.
             self.log.failure("sending to viewer {viewer} failed; dropping it", viewer=slot.viewer)
@@ -175,19 +202,23 @@ class Fanout:
             slot.viewer.drop_stuck()
             return 0
         if was_full:
-            slot.bytes_since_full += frame.size
-        return frame.size
+            slot.bytes_since_full += size
+        return size
 
     def _drop_stuck(self, slot):
         slot.stuck_call = None
         slot.state = ViewerState.BEHIND
         self.viewers_closed_stuck += 1
         self.log.info(
-            "viewer {viewer} stuck for {seconds} s; dropping it",
+            "viewer {viewer} could not take a keyframe in {seconds} s; dropping it",
             viewer=slot.viewer,
             seconds=self.stuck_timeout_s,
         )
         slot.viewer.drop_stuck()
+
+    def _count_changed(self):
+        if self._on_count is not None:
+            self._on_count(len(self._slots))
 
     @staticmethod
     def _cancel_stuck_call(slot):

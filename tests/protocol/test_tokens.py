@@ -1,10 +1,9 @@
-"""Tests for depthcam.codec.publishing: the rules a source and a relay share."""
+"""Tests for depthcam.protocol.tokens and streams: the rules a source and a relay share."""
 
 import pytest
 
-from depthcam.codec.publishing import (
-    MIN_TOKEN_CHARS, TOKEN_ENV_VAR, TokenConfigError, choose_token, is_valid_stream_name,
-)
+from depthcam.protocol.streams import is_valid_stream_name
+from depthcam.protocol.tokens import MIN_TOKEN_CHARS, TOKEN_ENV_VAR, TokenConfigError, choose_token
 
 TOKEN = "0123456789abcdef0123"
 

@@ -1,13 +1,15 @@
-"""relay/fanout.py under task.Clock: budgets, skipping to a keyframe, catch-up and stuck viewers."""
+"""broadcast/fanout.py under task.Clock: the budget in time and bytes, skipping to a keyframe, catch-up,
+stuck viewers."""
 
 from twisted.internet.task import Clock
 
-from depthcam.relay.fanout import Fanout, ViewerState
-from depthcam.relay.stream import StreamCache, StreamFrame
+from depthcam.broadcast.fanout import Fanout, ViewerState
+from depthcam.broadcast.stream import StreamCache, StreamFrame
 
 TRANSPORT_BUFFER_BYTES = 1000  # where the fake transport reports itself full
 BUDGET_BYTES = 500
 STUCK_S = 30.0
+LAG_S = 1.0
 
 
 class FakeViewer:
@@ -56,10 +58,11 @@ def frame(sequence, keyframe=False, size=100):
 class Setup:
     """A cache, a fanout over it, and a clock; ``publish`` feeds both as RelayStream does."""
 
-    def __init__(self, budget=BUDGET_BYTES):
+    def __init__(self, budget=BUDGET_BYTES, max_lag_s=10 * STUCK_S):
         self.clock = Clock()
         self.cache = StreamCache(self.clock)
-        self.fanout = Fanout(self.cache, max_unsent_bytes=budget, stuck_timeout_s=STUCK_S, clock=self.clock)
+        self.fanout = Fanout(self.cache.catchup, max_lag_s=max_lag_s, max_unsent_bytes=budget,
+                             stuck_timeout_s=STUCK_S, clock=self.clock)
 
     def viewer(self, name="v", cls=FakeViewer):
         viewer = cls(name, self.fanout)
@@ -243,3 +246,39 @@ def test_bytes_out_counts_every_frame_sent():
     s.viewer("b")  # catch-up: 200 more
     s.publish(frame(1, size=50))
     assert s.fanout.bytes_out.total == 200 + 200 + 2 * 50
+
+
+def test_a_viewer_behind_live_by_more_than_the_time_budget_skips_to_the_newest_keyframe():
+    """A full transport may take frames for max_lag_s; after that the viewer skips, and at the
+    drain it starts again from the newest keyframe, never from a delta it cannot decode."""
+    s = Setup(budget=10**9, max_lag_s=LAG_S)
+    viewer = s.viewer()
+    s.publish(frame(0, keyframe=True))
+    viewer.deliver((None, TRANSPORT_BUFFER_BYTES))  # the transport fills up
+    viewer.received.clear()
+    s.clock.advance(LAG_S / 2)
+    s.publish(frame(1))
+    assert viewer.received == [1]  # within the budget: still live
+    s.clock.advance(LAG_S)
+    s.publish(frame(2), frame(3))
+    assert viewer.received == [1]
+    assert s.fanout.state_of(viewer) is ViewerState.BEHIND
+    s.publish(frame(4, keyframe=True), frame(5))
+    viewer.drain()
+    assert viewer.received == [1, 4, 5]
+    assert s.fanout.state_of(viewer) is ViewerState.LIVE
+
+
+def test_the_viewer_count_is_reported_on_every_change():
+    """on_count hears the number of viewers after each add and remove."""
+    counts = []
+    clock = Clock()
+    cache = StreamCache(clock)
+    fanout = Fanout(cache.catchup, clock=clock, on_count=counts.append)
+    first, second = FakeViewer("a", fanout), FakeViewer("b", fanout)
+    fanout.add(first)
+    fanout.add(second)
+    fanout.remove(first)
+    fanout.remove(first)  # unknown now: no change
+    fanout.remove(second)
+    assert counts == [1, 2, 1, 0]

@@ -3,7 +3,7 @@
 import pytest
 from twisted.internet.task import Clock
 
-from depthcam.relay.stream import StreamCache, StreamFrame
+from depthcam.broadcast.stream import StreamCache, StreamFrame
 
 
 def frame(sequence, keyframe=False, size=100, shape=(160, 120)):

@@ -1,5 +1,8 @@
 """What ``GET /stats`` reports: per-stream counters and rates, and their totals, as JSON.
 
+Both doors serve it: direct mode with its one stream, the relay with each of its streams and its
+refusal counters (``extra_totals``).
+
 The document::
 
     {
@@ -10,7 +13,7 @@ The document::
           "viewers": 3,                       # open viewer connections
           "bytes_out_per_s": 250000.0,        # frame bytes written to viewers, last RATE_WINDOW_S
           "frames_dropped_slow_viewers": 0,   # frames a viewer missed while over its budget
-          "viewers_closed_stuck": 0,          # viewers dropped after STUCK_TIMEOUT_S with a full buffer
+          "viewers_closed_stuck": 0,          # viewers dropped: could not take a keyframe in time
           "frames_rejected": 0,               # source messages that failed the header check
           "deltas_dropped_broken_chain": 0,   # deltas that did not follow the previous frame
           "last_keyframe_age_s": 0.4          # null before the first keyframe
@@ -20,8 +23,7 @@ The document::
                  "viewers_refused": 0, "sources_refused": 0}
     }
 
-Counters cover a stream's life on this relay; a stream is forgotten once it has no source and no
-viewers.
+Counters cover a stream's life; the relay forgets a stream once it has no source and no viewers.
 """
 
 import collections
@@ -67,25 +69,25 @@ class RateMeter:
             self._sum -= self._marks.popleft()[1]
 
 
-def stream_stats(stream, now):
-    """The /stats entry of one RelayStream at clock time ``now``."""
-    keyframe_at = stream.cache.last_keyframe_at
+def stream_stats(channel, now):
+    """The /stats entry of one broadcast Channel at clock time ``now``."""
+    keyframe_at = channel.cache.last_keyframe_at
     return {
-        "source_connected": stream.publisher is not None,
-        "frames_in_per_s": round(stream.frames_in.per_second(), 2),
-        "viewers": len(stream.fanout),
-        "bytes_out_per_s": round(stream.fanout.bytes_out.per_second(), 1),
-        "frames_dropped_slow_viewers": stream.fanout.frames_dropped,
-        "viewers_closed_stuck": stream.fanout.viewers_closed_stuck,
-        "frames_rejected": stream.frames_rejected,
-        "deltas_dropped_broken_chain": stream.deltas_dropped_broken_chain,
+        "source_connected": channel.source_connected,
+        "frames_in_per_s": round(channel.frames_in.per_second(), 2),
+        "viewers": len(channel.fanout),
+        "bytes_out_per_s": round(channel.fanout.bytes_out.per_second(), 1),
+        "frames_dropped_slow_viewers": channel.fanout.frames_dropped,
+        "viewers_closed_stuck": channel.fanout.viewers_closed_stuck,
+        "frames_rejected": channel.frames_rejected,
+        "deltas_dropped_broken_chain": channel.deltas_dropped_broken_chain,
         "last_keyframe_age_s": None if keyframe_at is None else round(now - keyframe_at, 3),
     }
 
 
-def stats_document(registry, now):
-    """The whole /stats document for a StreamRegistry at clock time ``now``."""
-    streams = {name: stream_stats(stream, now) for name, stream in sorted(registry.streams.items())}
+def stats_document(channels, now, extra_totals=None):
+    """The whole /stats document for ``channels`` (name -> Channel) at clock time ``now``."""
+    streams = {name: stream_stats(channel, now) for name, channel in sorted(channels.items())}
     summed = (
         "frames_in_per_s", "viewers", "bytes_out_per_s", "frames_dropped_slow_viewers",
         "viewers_closed_stuck", "frames_rejected", "deltas_dropped_broken_chain",
@@ -93,25 +95,29 @@ def stats_document(registry, now):
     totals = {"streams": len(streams), "sources": sum(s["source_connected"] for s in streams.values())}
     for key in summed:
         totals[key] = round(sum(s[key] for s in streams.values()), 2)
-    totals["viewers_refused"] = registry.viewers_refused
-    totals["sources_refused"] = registry.sources_refused
+    totals.update(extra_totals or {})
     return {"streams": streams, "totals": totals}
 
 
 class StatsResource(Resource):
-    """``GET /stats``: the stats document as JSON, never cached."""
+    """``GET /stats``: the stats document as JSON, never cached.
+
+    ``channels`` is a callable giving the name -> Channel mapping now; ``extra_totals`` (optional)
+    one giving more totals (the relay's refusal counters).
+    """
 
     isLeaf = True
 
-    def __init__(self, registry, clock=None):
+    def __init__(self, channels, extra_totals=None, clock=None):
         super().__init__()
         if clock is None:
             from twisted.internet import reactor as clock
-        self._registry = registry
+        self._channels = channels
+        self._extra_totals = extra_totals or dict
         self._clock = clock
 
     def render_GET(self, request):
         request.setHeader(b"content-type", b"application/json")
         request.setHeader(b"cache-control", b"no-store")
-        document = stats_document(self._registry, self._clock.seconds())
+        document = stats_document(self._channels(), self._clock.seconds(), self._extra_totals())
         return json.dumps(document, indent=2).encode("utf-8") + b"\n"
