@@ -47,11 +47,8 @@ def static_server():
     stop(static)
 
 
-@pytest.mark.parametrize("ws_path", [
-    "/ws",
-    pytest.param("/", marks=pytest.mark.xfail(
-        strict=True, reason="direct mode answers WebSocket upgrades on /ws only until issue 9 lands")),
-])
+# "/" is what the 2012 client opened by default (ws://host:9000); direct mode answers an upgrade on any path.
+@pytest.mark.parametrize("ws_path", ["/", "/ws"])
 def test_2012_style_page_draws_the_legacy_stream(browser, legacy_source, static_server, ws_path):
     """The 2012-style page draws the --wire legacy stream, which changes over time, with no error."""
     ws_url = legacy_source.replace("http://", "ws://").rstrip("/") + ws_path
