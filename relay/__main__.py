@@ -152,6 +152,9 @@ def _add_scaling_flags(parser):
     scaling.add_argument("--reuse-port", action="store_true",
                          help="listen with SO_REUSEPORT beside other relays on the same port "
                               "(what --workers does for its workers)")
+    scaling.add_argument("--worker", action="store_true",
+                         help="run as a worker of a --workers supervisor: stop when it goes (its "
+                              "pipe on stdin closes); set by the supervisor, not for use by hand")
     scaling.add_argument("--worker-hub", type=Path, default=None,
                          help="Unix socket of a --workers supervisor's local hub; set by the "
                               "supervisor for its workers, not for use by hand")
@@ -220,7 +223,7 @@ def main(argv=None):
         textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(defaultLogLevel=level)]
     )])
     log = Logger(namespace="depthcam.relay")
-    if args.workers > 1 and args.worker_hub is None:
+    if args.workers > 1 and not args.worker:
         from depthcam.relay.workers import run_supervisor
 
         run_supervisor(args, argv, reactor)
@@ -242,6 +245,10 @@ def main(argv=None):
         port = reactor.listenTCP(config.port, relay.site, interface=config.host)
     if link is not None:
         link.start()
+    if args.worker:
+        from depthcam.relay.workers import stop_with_supervisor
+
+        stop_with_supervisor(reactor)
     if args.upstream is not None:
         from depthcam.relay.upstream import watch_upstream
 

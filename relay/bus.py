@@ -26,6 +26,7 @@ host, the supervisor's local hub (``hub.HubBus``); both carry bytes on named cha
 """
 
 import json
+import os
 import uuid
 
 from twisted.internet import task
@@ -231,6 +232,7 @@ class BusLink:
             "bus": self.bus.describe(),
             "connected": self.bus.is_connected,
             "relay_id": self.relay_id,
+            "pid": os.getpid(),
             "subscribed_streams": sorted(self._subscribed),
             "frames_published": self.frames_published,
             "frames_unsent": self.frames_unsent,

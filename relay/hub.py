@@ -127,6 +127,7 @@ class HubFactory(protocol.ServerFactory):
     """The hub: channel -> subscribed connections; forwards every published message in order."""
 
     protocol = HubConnection
+    noisy = False
 
     def __init__(self):
         self.subscribers = {}
@@ -162,6 +163,7 @@ class _HubClient(Int32StringReceiver):
 
 class _HubClientFactory(protocol.ReconnectingClientFactory):
     protocol = _HubClient
+    noisy = False
     maxDelay = 2.0  # the hub is on this host: it is back as soon as the supervisor is
     initialDelay = 0.05
 

@@ -59,6 +59,25 @@ def listen_reuse_port(reactor, host, port, factory, backlog=1024):
         sock.close()  # adoptStreamPort took a copy of the descriptor
 
 
+class _SupervisorGone(protocol.Protocol):
+    """A worker's stdin, the supervisor's pipe: when it closes, the supervisor is gone, so stop."""
+
+    def __init__(self, reactor):
+        self._reactor = reactor
+
+    def connectionLost(self, reason):
+        log.info("the supervisor is gone; stopping")
+        if self._reactor.running:
+            self._reactor.stop()
+
+
+def stop_with_supervisor(reactor):
+    """In a worker: stop once the supervisor's pipe on stdin closes (even if it was SIGKILLed)."""
+    from twisted.internet import stdio
+
+    stdio.StandardIO(_SupervisorGone(reactor), reactor=reactor)
+
+
 class _WorkerProcess(protocol.ProcessProtocol):
     """One worker: its output goes to the supervisor's, marked with its number."""
 
@@ -71,11 +90,13 @@ class _WorkerProcess(protocol.ProcessProtocol):
     def outReceived(self, data):
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
+        # Straight to the supervisor's own stderr: the global log publisher has replaced sys.stderr.
+        out = sys.__stderr__.buffer
         for line in lines:
-            sys.stderr.buffer.write(b"[worker %d] %s\n" % (self.index, line))
+            out.write(b"[worker %d] %s\n" % (self.index, line))
             if WORKER_READY in line:
                 self.supervisor.worker_ready(self.index)
-        sys.stderr.flush()
+        out.flush()
 
     errReceived = outReceived
 
@@ -168,7 +189,7 @@ def run_supervisor(args, argv, reactor):
     # with port 0 this also picks the port every worker then binds.
     reserved = reuse_port_socket(args.host, args.port)
     port = reserved.getsockname()[1]
-    extra = ["--workers", "1", "--port", str(port), "--reuse-port"]
+    extra = ["--workers", "1", "--port", str(port), "--reuse-port", "--worker"]
     folder = None
     if args.bus is None:
         folder = tempfile.TemporaryDirectory(prefix="depthcam-hub-")

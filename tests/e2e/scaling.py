@@ -13,7 +13,10 @@ import time
 
 from twisted.internet import reactor, task
 
+from depthcam.codec import CodecError
+from depthcam.codec.header import parse_header
 from tests.e2e.conftest import POLL_INTERVAL_S, RELAY_READY, STARTUP_TIMEOUT_S, relay_stats
+from tests.relay.clients import RecordingViewer
 
 REDIS_SERVER = shutil.which("redis-server")
 # Long enough for a loaded 2-core machine; a wait that runs out has failed.
@@ -110,3 +113,29 @@ def pause(program):
 
 def resume(program):
     os.kill(program.process.pid, signal.SIGCONT)
+
+
+class HeaderViewer(RecordingViewer):
+    """A viewer that reads only each frame's header (cheap enough for many in one loaded process).
+
+    Its ``frames`` are FrameHeaders; ``errors`` holds headers that failed to parse.
+    """
+
+    def onMessage(self, payload, isBinary):
+        if not isBinary:
+            self.other_messages.append(payload)
+        else:
+            try:
+                self.frames.append(parse_header(payload)[0])
+            except CodecError as exc:
+                self.errors.append(exc)
+        self.waiters.check()
+
+
+def assert_header_chain(viewer):
+    """A HeaderViewer's frames start at a keyframe, and every jump in sequence is to a keyframe."""
+    assert viewer.errors == []
+    assert viewer.frames and viewer.frames[0].is_keyframe
+    for before, after in zip(viewer.frames, viewer.frames[1:]):
+        if after.sequence != (before.sequence + 1) % 2**32:
+            assert after.is_keyframe, (before.sequence, after.sequence)
