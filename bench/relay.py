@@ -317,6 +317,9 @@ class PythonRelay:
             "--token-file": str(token_file),
             "--max-viewers": str(viewers + 100),
             "--max-viewers-per-stream": str(viewers + 100),
+            # Every bench viewer comes from 127.0.0.1.
+            "--max-connections-per-address": str(viewers + 100),
+            "--max-handshakes-per-address": str(viewers + 100),
         }
         if self.options.max_unsent_bytes is not None:
             wanted["--max-unsent-bytes"] = str(self.options.max_unsent_bytes)

@@ -77,6 +77,7 @@ class LegacyEncoder(CatchupFrame):
         self._codes = None
         self._frame_count = 0
         self._keyframe_requested = True
+        self._catchup_message = None  # the latest frame's catch-up, made once per frame
 
     def request_keyframe(self):
         self._keyframe_requested = True
@@ -89,6 +90,7 @@ class LegacyEncoder(CatchupFrame):
         self._frame_count += 1
         self._keyframe_requested = False
         self._codes = codes
+        self._catchup_message = None
         header = LEGACY_HEADER.pack(int(keyframe), *quadrant_means(codes))
         return header + pylzma_compress(body.tobytes())
 
@@ -98,12 +100,17 @@ class LegacyEncoder(CatchupFrame):
         return LegacyHeader(self._frame_count - 1, bool(message[0])), message
 
     def catchup(self):
-        """A keyframe of the latest frame (the 2012 format has no catch-up flag)."""
+        """A keyframe of the latest frame (the 2012 format has no catch-up flag).
+
+        Compressed once per frame however many viewers join or resync during it, as every other
+        profile's: LZMA at every request once let one viewer's resyncs slow the stream for all.
+        """
         if self._codes is None:
             return None
-        return LEGACY_HEADER.pack(1, *quadrant_means(self._codes)) + pylzma_compress(
-            self._codes.tobytes()
-        )
+        if self._catchup_message is None:
+            self._catchup_message = LEGACY_HEADER.pack(1, *quadrant_means(self._codes)) + (
+                pylzma_compress(self._codes.tobytes()))
+        return self._catchup_message
 
 
 def decode_legacy(message, previous_codes):

@@ -21,8 +21,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import txredisapi
-from twisted.internet import endpoints, ssl
+from twisted.internet import endpoints
 from twisted.logger import Logger
+
+from depthcam.broadcast.tls import client_tls
 
 PASSWORD_ENV_VAR = "DEPTHCAM_BUS_PASSWORD"
 DEFAULT_REDIS_PORT = 6379
@@ -187,11 +189,7 @@ class RedisBus:
         endpoint = endpoints.HostnameEndpoint(self._reactor, self.address.host, self.address.port)
         if not self.address.tls:
             return endpoint
-        trust = None
-        if self._ca_file is not None:
-            trust = ssl.Certificate.loadPEM(Path(self._ca_file).read_bytes())
-        return endpoints.wrapClientTLS(
-            ssl.optionsForClientTLS(self.address.host, trustRoot=trust), endpoint)
+        return endpoints.wrapClientTLS(client_tls(self.address.host, self._ca_file), endpoint)
 
     def _failed(self, failure, what):
         self.log.debug("bus {what} failed: {error}", what=what, error=failure.getErrorMessage())

@@ -17,9 +17,10 @@ tree across the internet, as Icecast relays do.
 from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
-from twisted.internet import protocol, ssl
+from twisted.internet import protocol
 from twisted.logger import Logger
 
+from depthcam.broadcast.tls import client_tls
 from depthcam.codec.errors import FrameFormatError
 from depthcam.protocol import limits
 from depthcam.protocol.streams import VIEW_PREFIX, is_valid_stream_name
@@ -108,9 +109,5 @@ class UpstreamFactory(WebSocketClientFactory, protocol.ReconnectingClientFactory
 def watch_upstream(url, registry, reactor=None, ca_file=None):
     """Start feeding the stream of ``url`` from that relay into ``registry``; the UpstreamFactory."""
     factory = UpstreamFactory(url, registry, reactor)
-    context = None
-    if factory.isSecure:
-        trust = None if ca_file is None else ssl.Certificate.loadPEM(open(ca_file, "rb").read())
-        context = ssl.optionsForClientTLS(factory.host, trustRoot=trust)
-    connectWS(factory, context)
+    connectWS(factory, client_tls(factory.host, ca_file) if factory.isSecure else None)
     return factory

@@ -25,7 +25,7 @@ from twisted.logger import Logger
 
 log = Logger(namespace="depthcam.relay.workers")
 
-WORKER_READY = b"relay on http://"
+WORKER_READY = b"relay on http"  # http:// or https://
 
 
 def worker_count(text):
@@ -201,8 +201,8 @@ def run_supervisor(args, argv, reactor):
         return [sys.executable, "-m", "depthcam.relay", *argv, *extra]
 
     def all_ready():
-        log.info("relay on http://{host}:{port}/ ({count} workers, joined through {bus})",
-                 host=args.host, port=port, count=count,
+        log.info("relay on {scheme}://{host}:{port}/ ({count} workers, joined through {bus})",
+                 scheme="https" if args.tls_cert else "http", host=args.host, port=port, count=count,
                  bus="the local hub" if args.bus is None else "the bus")
 
     supervisor = Supervisor(reactor, count, worker_argv, all_ready)
