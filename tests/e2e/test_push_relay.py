@@ -24,8 +24,12 @@ FRAMES_WAIT_S = 60
 LONG_KEYFRAME_INTERVAL_S = 600
 # Frames the early viewer gets before the late one joins.
 CAUGHT_UP_FRAMES = 20
-# The issue's requirement: the source is back within this long of the relay listening again.
+# The issue's requirement: the source is back within this long of the relay listening again. The
+# backoff caps the wait at 4 s; the rest is the attempt's handshake and the test's /stats poll.
+# Measured 0.2-4.0 s with 4 busy loops beside other engineers' suites (load average 13-23, 8 runs).
 RECONNECT_WITHIN_S = 5.0
+# How long the page may take to draw or to notice the relay going (Playwright's default is 30 s).
+PAGE_WAIT_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +134,12 @@ def test_source_reconnects_within_5_s_of_a_killed_relay_restarting(programs):
     not Path(CHROMIUM).exists() or not (CLIENT_DIR / "node_modules").is_dir(),
     reason="needs Debian's chromium and client/node_modules (make test installs both)",
 )
+def wait_for_page(page, expression, timeout_s):
+    """Poll ``expression`` in the page until it is true. Playwright's wait_for_function evaluates a
+    string with eval, which the page's Content-Security-Policy forbids; page.evaluate does not."""
+    wait_until(lambda: page.evaluate(expression), timeout_s, f"{expression!r} in the page")
+
+
 def test_browser_page_shows_frames_again_after_a_relay_restart_without_reloading(programs, browser):
     """A page open on the relay says 'reconnecting' while it is down and draws frames again after, unreloaded."""
     relay = programs.relay()
@@ -139,21 +149,18 @@ def test_browser_page_shows_frames_again_after_a_relay_restart_without_reloading
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"http://127.0.0.1:{relay.port}/")
-        page.wait_for_function("window.depthcam && window.depthcam.framesDrawn >= 5", timeout=30000)
+        wait_for_page(page, "window.depthcam && window.depthcam.framesDrawn >= 5", PAGE_WAIT_S)
         # A reload would lose this.
         page.evaluate("window.e2eBeforeRestart = true")
 
         relay.kill()
-        page.wait_for_function("window.depthcam.connectionState === 'reconnecting'", timeout=10000)
+        wait_for_page(page, "window.depthcam.connectionState === 'reconnecting'", PAGE_WAIT_S)
         drawn_while_down = page.evaluate("window.depthcam.framesDrawn")
         _, reconnect_s = restart_relay_and_time_the_reconnect(programs, relay)
         assert reconnect_s < RECONNECT_WITHIN_S
 
-        page.wait_for_function(
-            "window.depthcam.connectionState === 'open' && "
-            f"window.depthcam.framesDrawn >= {drawn_while_down + 10}",
-            timeout=20000,
-        )
+        wait_for_page(page, "window.depthcam.connectionState === 'open' && "
+                      f"window.depthcam.framesDrawn >= {drawn_while_down + 10}", PAGE_WAIT_S)
         assert page.evaluate("window.e2eBeforeRestart") is True
         assert page.evaluate("window.depthcam.lastError") is None
         assert not errors, errors
