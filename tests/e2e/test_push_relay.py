@@ -22,10 +22,14 @@ FRAMES_PER_VIEWER = 30
 FRAMES_WAIT_S = 60
 # So long that no keyframe falls due while a stream runs here: a joiner can only be caught up.
 LONG_KEYFRAME_INTERVAL_S = 600
-# At least this many frames lie in the relay's cache when the late viewer joins.
+# Frames the early viewer gets before the late one joins.
 CAUGHT_UP_FRAMES = 20
-# The issue's requirement: the source is back within this long of the relay listening again.
+# The issue's requirement: the source is back within this long of the relay listening again. The
+# backoff caps the wait at 4 s; the rest is the attempt's handshake and the test's /stats poll.
+# Measured 0.2-4.0 s with 4 busy loops beside other engineers' suites (load average 13-23, 8 runs).
 RECONNECT_WITHIN_S = 5.0
+# How long the page may take to draw or to notice the relay going (Playwright's default is 30 s).
+PAGE_WAIT_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -94,15 +98,20 @@ async def test_viewer_joining_mid_stream_decodes_its_first_frame_at_once(viewers
     last_before_join = early.sequences[-1]
     joined_at = time.time()
     late = await viewers.viewer(stream=joiner_stream)
-    # No wall-clock bound (a loaded machine delays the first frame by up to a second): order shows
-    # it. No keyframe falls due in this module, so a joiner waiting for one would time out; one
-    # caught up decodes, from the cached keyframe on, every frame captured before it joined.
+    # No wall-clock bound (the first frame came 0.2 s after joining on an idle machine, 4-16 s at
+    # load average 20): order shows it. No keyframe falls due in this module, so a joiner waiting
+    # for one would time out; one caught up decodes, from the cached keyframe on, every frame
+    # captured before it joined.
     await late.wait_for(lambda viewer: last_before_join in viewer.sequences, FRAMES_WAIT_S,
                         what=f"frame {last_before_join}, the last one sent before the viewer joined")
     assert late.frames[0].header.is_keyframe
     assert_decodes_in_order(late)
+    # The stream's latest keyframe (the early viewer saw it too), and the deltas since.
+    keyframe_at = early.sequences.index(late.sequences[0])
+    assert early.frames[keyframe_at].header.is_keyframe
     caught_up = late.frames[:late.sequences.index(last_before_join) + 1]
-    assert len(caught_up) >= CAUGHT_UP_FRAMES
+    sent_before_join = early.sequences[keyframe_at:early.sequences.index(last_before_join) + 1]
+    assert [frame.header.sequence for frame in caught_up] == sent_before_join and len(sent_before_join) > 1
     assert all(frame.header.capture_time_us / 1e6 < joined_at for frame in caught_up)
 
 
@@ -133,6 +142,12 @@ def test_source_reconnects_within_5_s_of_a_killed_relay_restarting(programs):
     not Path(CHROMIUM).exists() or not (CLIENT_DIR / "node_modules").is_dir(),
     reason="needs Debian's chromium and client/node_modules (make test installs both)",
 )
+def wait_for_page(page, expression, timeout_s):
+    """Poll ``expression`` in the page until it is true. Playwright's wait_for_function evaluates a
+    string with eval, which the page's Content-Security-Policy forbids; page.evaluate does not."""
+    wait_until(lambda: page.evaluate(expression), timeout_s, f"{expression!r} in the page")
+
+
 def test_browser_page_shows_frames_again_after_a_relay_restart_without_reloading(programs, browser):
     """A page open on the relay says 'reconnecting' while it is down and draws frames again after, unreloaded."""
     relay = programs.relay()
@@ -142,24 +157,20 @@ def test_browser_page_shows_frames_again_after_a_relay_restart_without_reloading
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"http://127.0.0.1:{relay.port}/")
-        # Predicates as functions: the page's CSP forbids evaluating a string as code.
-        page.wait_for_function("() => window.depthcam && window.depthcam.framesDrawn >= 5", timeout=30000)
+        wait_for_page(page, "window.depthcam && window.depthcam.framesDrawn >= 5", PAGE_WAIT_S)
         # A reload would lose this.
         page.evaluate("() => { window.e2eBeforeRestart = true; }")
 
         relay.kill()
-        page.wait_for_function("() => window.depthcam.connectionState === 'reconnecting'", timeout=10000)
-        drawn_while_down = page.evaluate("() => window.depthcam.framesDrawn")
+        wait_for_page(page, "window.depthcam.connectionState === 'reconnecting'", PAGE_WAIT_S)
+        drawn_while_down = page.evaluate("window.depthcam.framesDrawn")
         _, reconnect_s = restart_relay_and_time_the_reconnect(programs, relay)
         assert reconnect_s < RECONNECT_WITHIN_S
 
-        page.wait_for_function(
-            "() => window.depthcam.connectionState === 'open' && "
-            f"window.depthcam.framesDrawn >= {drawn_while_down + 10}",
-            timeout=20000,
-        )
-        assert page.evaluate("() => window.e2eBeforeRestart") is True
-        assert page.evaluate("() => window.depthcam.lastError") is None
+        wait_for_page(page, "window.depthcam.connectionState === 'open' && "
+                      f"window.depthcam.framesDrawn >= {drawn_while_down + 10}", PAGE_WAIT_S)
+        assert page.evaluate("window.e2eBeforeRestart") is True
+        assert page.evaluate("window.depthcam.lastError") is None
         assert not errors, errors
     finally:
         page.close()
