@@ -4,7 +4,7 @@ The page may run only its own files (``'self'``), its inline import map and styl
 by its SHA-256, computed here from the file as served, so an edit of the page keeps its policy
 right), its one inline ``onerror`` handler (``'unsafe-hashes'`` with that handler's hash),
 workers from its own origin, and WebAssembly (the LZMA decoder). It may open WebSockets to any
-host (``?ws=`` picks the server), and be framed by nobody (``frame-ancestors 'none'``).
+host (``?ws=`` picks the server) and fetch ``data:`` URLs (zstddec's inlined WebAssembly), and be framed by nobody (``frame-ancestors 'none'``).
 """
 
 import base64
@@ -35,7 +35,9 @@ def content_security_policy(page):
         f"style-src 'self' {' '.join(styles)}".rstrip(),
         "img-src 'self' data:",
         "worker-src 'self'",
-        "connect-src 'self' ws: wss:",
+        # data: for zstddec, which fetches its inlined WebAssembly from a data: URL (without it
+        # the viewer's zstdFrame.js fails at load and no profile is drawn).
+        "connect-src 'self' ws: wss: data:",
         "base-uri 'none'",
         "form-action 'none'",
         "frame-ancestors 'none'",

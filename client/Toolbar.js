@@ -18,8 +18,11 @@ class Toolbar {
 	 */
 	constructor( container, { resetView, save } ) {
 
-		this._style = document.createElement( 'style' );
-		this._style.textContent = STYLE;
+		// A constructed style sheet: the page's Content-Security-Policy allows no inline <style>
+		// beyond index.html's own, and a sheet built through the CSSOM is not inline.
+		this._style = new CSSStyleSheet();
+		this._style.replaceSync( STYLE );
+		document.adoptedStyleSheets = [ ...document.adoptedStyleSheets, this._style ];
 		this._root = document.createElement( 'div' );
 		this._root.className = 'depthcam-toolbar';
 		this._actions = { r: resetView, s: save };
@@ -51,7 +54,7 @@ class Toolbar {
 
 		};
 
-		container.append( this._style, this._root );
+		container.append( this._root );
 		window.addEventListener( 'keydown', this._onKeyDown );
 
 	}
@@ -60,7 +63,7 @@ class Toolbar {
 	dispose() {
 
 		window.removeEventListener( 'keydown', this._onKeyDown );
-		this._style.remove();
+		document.adoptedStyleSheets = document.adoptedStyleSheets.filter( ( sheet ) => sheet !== this._style );
 		this._root.remove();
 
 	}

@@ -6,7 +6,7 @@
 //
 // Why the last socket ended is kept in `lastClose` for the HUD: a socket that never opened was
 // refused (a browser gives every failed handshake code 1006 at once, so it cannot tell "nothing
-// listens" from "the server said no") or, when nothing answered within `connectTimeout`,
+// listens" from an HTTP 403 answer) or, when nothing answered within `connectTimeout`,
 // unreachable; one that was open closed with the code and reason its close frame gave.
 
 class Connection {

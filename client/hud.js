@@ -37,8 +37,11 @@ class Hud {
 		/** Shortest time between two text refreshes, ms (the DOM need not change 60 times a second). Default 250. */
 		this.refreshInterval = 250;
 
-		this._style = document.createElement( 'style' );
-		this._style.textContent = STYLE;
+		// A constructed style sheet: the page's Content-Security-Policy allows no inline <style>
+		// beyond index.html's own, and a sheet built through the CSSOM is not inline.
+		this._style = new CSSStyleSheet();
+		this._style.replaceSync( STYLE );
+		document.adoptedStyleSheets = [ ...document.adoptedStyleSheets, this._style ];
 		this._root = document.createElement( 'div' );
 		this._root.className = 'depthcam-hud';
 		this._status = document.createElement( 'div' );
@@ -65,7 +68,7 @@ class Hud {
 
 		}
 
-		container.append( this._style, this._root );
+		container.append( this._root );
 		if ( this._stats ) container.append( this._stats.dom );
 
 		this._viewerStatus = status;
@@ -137,7 +140,7 @@ class Hud {
 	/** Remove the overlay and the stats panel from the page. */
 	dispose() {
 
-		this._style.remove();
+		document.adoptedStyleSheets = document.adoptedStyleSheets.filter( ( sheet ) => sheet !== this._style );
 		this._root.remove();
 		if ( this._stats ) this._stats.dom.remove();
 

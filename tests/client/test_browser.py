@@ -90,8 +90,10 @@ def cloud_share(pixels):
 
 
 def wait_for_frames(page, count, timeout_ms=30000):
+    # A function, not an expression: Playwright evals an expression in the page, which the page's
+    # Content-Security-Policy (no 'unsafe-eval') refuses.
     page.wait_for_function(
-        f"window.depthcam && window.depthcam.framesDrawn >= {count}", timeout=timeout_ms
+        f"() => window.depthcam && window.depthcam.framesDrawn >= {count}", timeout=timeout_ms
     )
 
 
@@ -235,7 +237,7 @@ def test_page_follows_the_profile_when_the_source_restarts(browser):
             (width, height), fewest_points = PROFILE_FRAMES[profile]
             # A few frames of the new size: the viewer reconnected and rebuilt its cloud.
             page.wait_for_function(
-                f"window.depthcam && window.depthcam.frameWidth === {width} && window.depthcam.frameHeight === {height}"
+                f"() => window.depthcam && window.depthcam.frameWidth === {width} && window.depthcam.frameHeight === {height}"
                 f" && window.depthcam.profile === '{WIRE_PROFILES[profile]}'",
                 timeout=30000,
             )
