@@ -9,6 +9,7 @@ open ``http://HOST:PORT/?stream=<name>``. The token never goes on the command li
 
 import argparse
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from depthcam.protocol.streams import is_valid_stream_name
@@ -68,6 +69,8 @@ def build_parser():
         # Else `--token SECRET` would pass for `--token-file SECRET`.
         allow_abbrev=False,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('depthcam')}",
+                        help="print the installed depthcam's version and exit")
     net = parser.add_argument_group("network")
     net.add_argument("--host", default=d.host,
                      help="address to listen on; 0.0.0.0 on a public host")

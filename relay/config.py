@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from depthcam.broadcast.admission import AddressCaps
+from depthcam.broadcast.clientdir import find_client_dir
 from depthcam.broadcast.fanout import Fanout
-from depthcam.broadcast.files import default_client_dir
 from depthcam.broadcast.viewer import ViewerFactory
 from depthcam.protocol import limits
 from depthcam.protocol.streams import DEFAULT_STREAM
@@ -41,5 +41,5 @@ class RelayConfig:
     tls_cert: Path | None = None  # PEM certificate chain: listen with TLS (wss://, https://)
     tls_key: Path | None = None  # its PEM private key
     public_stats: bool = False  # /stats names streams to anyone, not only to the token holder
-    client_dir: Path = default_client_dir()
+    client_dir: Path = find_client_dir()
     default_stream: str = DEFAULT_STREAM

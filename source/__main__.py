@@ -14,6 +14,7 @@ import argparse
 import errno
 import sys
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -249,6 +250,8 @@ def build_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('depthcam')}",
+                        help="print the installed depthcam's version and exit")
     parser.add_argument("command", nargs="?", default="serve", choices=sorted(COMMANDS),
                         help="what to do (default: serve)")
     parser.add_argument("url", nargs="?",
@@ -287,8 +290,8 @@ def build_parser():
                              "1.3 MB/s; fine = 320 x 240 within --error-mm, about 400 KB/s "
                              "(default: %(default)s)")
     parser.add_argument("--error-mm", type=positive_float, default=SourceConfig.error_mm,
-                        help="largest depth error of the fine profile, in millimetres "
-                             "(default: 10)")
+                        help="depth error of the fine profile at 1.8 m, in millimetres; it "
+                             "grows as depth squared, as the sensor's own step does (default: 10)")
     parser.add_argument("--max-lag", type=positive_float, default=SourceConfig.max_lag_s,
                         dest="max_lag_s",
                         help="seconds a viewer may fall behind live before it skips to the newest "
@@ -318,7 +321,7 @@ def build_parser():
                         help="seed of the synthetic scene's sensor noise (default: %(default)s)")
     parser.add_argument("--client-dir", type=Path, default=SourceConfig.client_dir,
                         help="folder of the browser client to serve at / "
-                             "(default: the repository's client/)")
+                             "(default: the viewer installed with depthcam)")
     parser.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
                         dest="allowed_origins",
                         help="an Origin (scheme://host[:port]) whose pages may watch, besides this "

@@ -6,11 +6,9 @@ from pathlib import Path
 
 from twisted.logger import LogLevel
 
+from depthcam.broadcast.clientdir import find_client_dir
 from depthcam.broadcast.fanout import Fanout
-from depthcam.broadcast.files import default_client_dir
 from depthcam.codec.reduction import Reduction
-
-DEFAULT_CLIENT_DIR = default_client_dir()
 
 
 class Wire(enum.Enum):
@@ -48,7 +46,7 @@ class SourceConfig:
     wire: Wire = Wire.CLASSIC
     device: DeviceSpec = DeviceSpec("scene")
     scene_seed: int = 0
-    client_dir: Path = DEFAULT_CLIENT_DIR
+    client_dir: Path = find_client_dir()
     log_level: LogLevel = LogLevel.info
     # Recordings (file:, fakenect:, png:) and the Kinect.
     loop: bool = False

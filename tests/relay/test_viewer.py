@@ -1,4 +1,5 @@
-"""relay/viewer.py over real loopback WebSockets: fan-out, late joiners, slow viewers, bad input."""
+"""The relay's viewer door over real loopback WebSockets: what only the relay does (stream names,
+limits, origins, every profile carried unread); the shared fan-out suite is tests/broadcast/test_doors.py."""
 
 import json
 
@@ -31,40 +32,6 @@ async def publish(source, viewers, messages, already=0):
     await defer.gatherResults(
         [viewer.wait_for_frames(already + len(messages)) for viewer in viewers]
     )
-
-
-@pytest_twisted.ensureDeferred
-async def test_three_viewers_get_every_frame_in_order(start_relay, scene_stream):
-    """One source and three viewers: each viewer decodes every frame, in order, exactly."""
-    relay = start_relay()
-    viewers = [await relay.clients.viewer() for _ in range(3)]
-    source = await relay.clients.source(token=TOKEN)
-    count = 2 * KEYFRAME_INTERVAL + 5
-    await publish(source, viewers, scene_stream.first(count))
-    for viewer in viewers:
-        assert viewer.sequences == list(range(count))
-        assert_decoded_correctly(viewer, scene_stream)
-
-
-@pytest_twisted.ensureDeferred
-async def test_late_joiner_decodes_at_once_from_the_cache(start_relay, scene_stream):
-    """A viewer joining between keyframes gets the cached keyframe and deltas before any new frame."""
-    relay = start_relay()
-    first = await relay.clients.viewer()
-    source = await relay.clients.source(token=TOKEN)
-    count = KEYFRAME_INTERVAL + 4
-    await publish(source, [first], scene_stream.first(count))
-
-    late = await relay.clients.viewer()
-    cached = count - KEYFRAME_INTERVAL
-    await late.wait_for_frames(cached)
-    assert late.sequences == list(range(KEYFRAME_INTERVAL, count))
-    assert late.frames[0].header.is_keyframe
-    assert_decoded_correctly(late, scene_stream)
-
-    source.send_frame(scene_stream[count])
-    await late.wait_for_frames(cached + 1)
-    assert late.sequences[-1] == count
 
 
 @pytest_twisted.ensureDeferred
@@ -123,47 +90,6 @@ async def test_slow_viewer_costs_the_others_nothing_and_resumes_at_a_keyframe(
     assert fanout.frames_dropped == resumed_at - first_dropped
 
 
-@pytest_twisted.ensureDeferred
-async def test_resync_sends_the_cached_keyframe_and_deltas(start_relay, scene_stream):
-    """A viewer's resync message is answered with the cached keyframe, then the deltas since."""
-    relay = start_relay()
-    viewer = await relay.clients.viewer()
-    source = await relay.clients.source(token=TOKEN)
-    count = KEYFRAME_INTERVAL + 3
-    await publish(source, [viewer], scene_stream.first(count))
-    viewer.sendMessage(json.dumps({"type": "resync"}).encode(), isBinary=False)
-    await viewer.wait_for_frames(count + 3)
-    assert viewer.sequences[count:] == [KEYFRAME_INTERVAL, KEYFRAME_INTERVAL + 1, KEYFRAME_INTERVAL + 2]
-    assert viewer.frames[count].header.is_keyframe
-    assert_decoded_correctly(viewer, scene_stream)
-
-
-BAD_VIEWER_MESSAGES = [
-    # (payload, is_binary, close code the viewer gets)
-    (b"\x00\x01binary", True, CloseCode.UNSUPPORTED_DATA),
-    (b'{"type": "play"}', False, CloseCode.POLICY_VIOLATION),
-    (b"not json", False, CloseCode.POLICY_VIOLATION),
-    (b'{"type": "resync", "pad": "' + b"x" * 300 + b'"}', False, CloseCode.POLICY_VIOLATION),
-    (b"x" * 5000, False, 1009),  # over MAX_VIEWER_MESSAGE_BYTES: Autobahn's own limit
-]
-
-
-@pytest_twisted.ensureDeferred
-async def test_bad_viewer_input_closes_only_that_viewer(start_relay, scene_stream):
-    """Each message a viewer may not send closes it with its documented code; the others go on."""
-    relay = start_relay()
-    good = await relay.clients.viewer()
-    source = await relay.clients.source(token=TOKEN)
-    sent = 0
-    for payload, is_binary, code in BAD_VIEWER_MESSAGES:
-        bad = await relay.clients.viewer()
-        bad.sendMessage(payload, isBinary=is_binary)
-        await bad.closed_d
-        assert bad.close_code == code, payload[:30]
-        await publish(source, [good], [scene_stream[sent]], already=sent)
-        sent += 1
-    assert good.sequences == list(range(sent))
-    assert len(relay.stream().fanout) == 1
 
 
 @pytest_twisted.ensureDeferred

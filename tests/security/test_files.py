@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from depthcam.broadcast.files import default_client_dir
+from depthcam.broadcast.clientdir import find_client_dir
 from tests.security.wire import request
 
-CLIENT_DIR = default_client_dir()
+CLIENT_DIR = find_client_dir()
 needs_client = pytest.mark.skipif(
     not (CLIENT_DIR / "node_modules").is_dir(), reason="client/node_modules missing (make setup)")
 # Words that would give away what the server runs and which version.
