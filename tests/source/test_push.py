@@ -8,6 +8,7 @@ from twisted.internet import reactor, task
 from twisted.internet.error import ConnectionRefusedError
 from twisted.python.failure import Failure
 
+from depthcam.broadcast.ratelimitedlog import RateLimitedLog
 from depthcam.codec import ClassicEncoder, StreamDecoder
 from depthcam.codec.header import parse_header
 from depthcam.codec.vectors import synthetic_frames
@@ -230,9 +231,11 @@ async def test_pushed_frames_reach_a_viewer_and_decode(start_relay, start_push, 
 
 @pytest_twisted.ensureDeferred
 async def test_wrong_token_is_refused_logged_once_and_retried_every_max_delay(
-    start_relay, start_push, log_capture
+    start_relay, start_push, log_capture, monkeypatch
 ):
     """A refused token gives one log line, nothing is broadcast, and attempts go on every maxDelay."""
+    # The relay's refusal lines time the attempts here: log each (a public relay logs one per 10 s).
+    monkeypatch.setattr(RateLimitedLog, "INTERVAL_S", 0)
     relay = start_relay()
     viewer = await relay.clients.viewer(stream="default")
     start_push(relay, token="wrong-token-0123456789")
