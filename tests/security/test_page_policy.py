@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from depthcam.broadcast.files import default_client_dir
+from depthcam.broadcast.clientdir import find_client_dir
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -14,7 +14,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK) or not (default_client_dir() / "node_modules").is_dir(),
+    not os.access(CHROMIUM, os.X_OK) or not (find_client_dir() / "node_modules").is_dir(),
     reason="needs Debian's chromium and client/node_modules (make test installs both)",
 )
 # Every event the page reports as a violation, gathered from before its first script runs.
@@ -42,7 +42,9 @@ def test_the_page_draws_under_its_policy_with_no_violation(programs, profile):
             page.add_init_script(COLLECT_VIOLATIONS)
             response = page.goto(f"http://localhost:{source.port}/")
             assert "content-security-policy" in response.headers
-            page.wait_for_function("window.depthcam && window.depthcam.framesDrawn >= 5",
+            # A function, not an expression string: Playwright evaluates strings with eval(),
+            # which the page's policy (rightly) forbids.
+            page.wait_for_function("() => window.depthcam && window.depthcam.framesDrawn >= 5",
                                    timeout=60000)
             violations = page.evaluate("window.__violations")
         finally:

@@ -107,7 +107,7 @@ def https(port, path, ca, headers=()):
 
 def test_page_and_streams_over_https_through_nginx(programs, start_proxy, certificates):
     """The page over https through nginx, a source pushing wss:// through it, a viewer getting frames."""
-    relay = programs.relay()
+    relay = programs.relay("--ping-interval", 1)
     port = start_proxy(relay.port)
     status, headers, body = https(port, "/", certificates.ca)
     if status == 404:
@@ -116,12 +116,12 @@ def test_page_and_streams_over_https_through_nginx(programs, start_proxy, certif
     assert "content-security-policy" in headers
     source = programs.start("depthcam.source", "push", f"wss://localhost:{port}/source/cam",
                             "--token-file", programs.token_file, "--ca-file", certificates.ca)
+    source.wait_for("connected to relay")
     status, _, viewer = websocket(port, "/view/cam", host=f"localhost:{port}",
                                   tls_context=tls_client_context(certificates.ca),
                                   server_name="localhost")
     try:
         assert status == 101
-        source.wait_for("connected to relay")
         opcodes = [viewer.frame()[0] for _ in range(3)]
         assert 2 in opcodes  # a binary frame: depth
     finally:
