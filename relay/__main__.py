@@ -103,7 +103,8 @@ def build_parser():
 
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-streams", type=_positive_int, default=d.max_streams,
-                        help="streams at once (each created by its first viewer or source)")
+                        help="streams with a source at once (a viewer of a name with no source "
+                             "waits for it and uses no slot)")
     limits.add_argument("--max-viewers", type=_positive_int, default=d.max_viewers,
                         help="viewer connections in all; more are refused with HTTP 503")
     limits.add_argument("--max-viewers-per-stream", type=_positive_int, default=d.max_viewers_per_stream,
