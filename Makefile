@@ -33,7 +33,7 @@ $(RUNTIME_STAMP): setup.cfg setup.py pyproject.toml codec/_contextmodel.c
 	@touch $@
 
 $(DEV_STAMP): $(RUNTIME_STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,redis]'
 	@touch $@
 
 $(CLIENT_STAMP): client/package.json client/package-lock.json

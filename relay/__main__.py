@@ -138,7 +138,66 @@ def build_parser():
                         help="seconds between WebSocket pings to every source and viewer")
     limits.add_argument("--ping-timeout", type=_positive_seconds, default=d.ping_timeout_s,
                         help="seconds to wait for a pong before dropping a connection (idle timeout)")
+    _add_scaling_flags(parser)
     return parser
+
+
+def _worker_count(text):
+    from depthcam.relay.workers import worker_count
+
+    try:
+        return worker_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (N or auto)") from exc
+
+
+def _add_scaling_flags(parser):
+    scaling = parser.add_argument_group("scaling (README: Scaling)")
+    scaling.add_argument("--workers", type=_worker_count, default=1, metavar="N|auto",
+                         help="relay processes sharing the port (auto: one per core); a worker "
+                              "that dies is restarted. Without --bus they join through a local hub")
+    scaling.add_argument("--bus", default=None, metavar="URL",
+                         help="join other relays through Redis: redis://HOST[:PORT][/DB] or "
+                              "rediss://... (TLS); none: this relay alone")
+    scaling.add_argument("--bus-password-file", type=Path, default=None,
+                         help="file holding the Redis password; without it, $DEPTHCAM_BUS_PASSWORD "
+                              "is read (none: no AUTH)")
+    scaling.add_argument("--bus-ca-file", type=Path, default=None,
+                         help="PEM certificate of the CA that signed a rediss:// server's "
+                              "certificate; none: the system's trust store")
+    scaling.add_argument("--upstream", default=None, metavar="URL",
+                         help="re-broadcast stream NAME of another relay, watching "
+                              "ws[s]://HOST[:PORT]/view/NAME as a viewer")
+    scaling.add_argument("--upstream-ca-file", type=Path, default=None,
+                         help="PEM certificate of the CA that signed a wss:// upstream's "
+                              "certificate; none: the system's trust store")
+    scaling.add_argument("--reuse-port", action="store_true",
+                         help="listen with SO_REUSEPORT beside other relays on the same port "
+                              "(what --workers does for its workers)")
+    scaling.add_argument("--worker", action="store_true",
+                         help="run as a worker of a --workers supervisor: stop when it goes (its "
+                              "pipe on stdin closes); set by the supervisor, not for use by hand")
+    scaling.add_argument("--worker-hub", type=Path, default=None,
+                         help="Unix socket of a --workers supervisor's local hub; set by the "
+                              "supervisor for its workers, not for use by hand")
+
+
+def _build_link(args, reactor):
+    """The BusLink of --bus or --worker-hub, or None for a relay on its own."""
+    from depthcam.relay.bus import BusLink
+
+    if args.bus is not None:
+        from depthcam.relay.redisbus import RedisBus, parse_bus_url, read_bus_password
+
+        bus = RedisBus(parse_bus_url(args.bus), read_bus_password(args.bus_password_file),
+                       args.bus_ca_file, reactor)
+    elif args.worker_hub is not None:
+        from depthcam.relay.hub import HubBus
+
+        bus = HubBus(args.worker_hub, reactor)
+    else:
+        return None
+    return BusLink(bus, reactor)
 
 
 def config_from_args(args):
@@ -169,6 +228,7 @@ def config_from_args(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from_args(args)
@@ -193,11 +253,21 @@ def main(argv=None):
         textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(defaultLogLevel=level)]
     )])
     log = Logger(namespace="depthcam.relay")
+    if args.workers > 1 and not args.worker:
+        from depthcam.relay.workers import run_supervisor
+
+        run_supervisor(args, argv, reactor)
+        return
     before, after = raise_fd_limit()
     log.info("open-file limit: {after} (was {before}): at most about that many connections",
              before=before, after=after)
     try:
-        relay = build_relay(config, token_check, reactor)
+        link = _build_link(args, reactor)
+        relay = build_relay(config, token_check, reactor, link)
+        if args.upstream is not None:
+            from depthcam.relay.upstream import stream_of_upstream
+
+            stream_of_upstream(args.upstream)
     except ValueError as exc:
         parser.error(str(exc))
     certificate = None
@@ -207,7 +277,25 @@ def main(argv=None):
         except tls.TLSConfigError as exc:
             parser.error(str(exc))
         tls.reload_on_sighup(certificate, reactor)
-    port = tls.listen(reactor, config.port, relay.site, config.host, certificate)
+    if args.reuse_port:
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        from depthcam.relay.workers import listen_reuse_port
+
+        factory = relay.site if certificate is None else TLSMemoryBIOFactory(certificate, False, relay.site)
+        port = listen_reuse_port(reactor, config.host, config.port, factory)
+    else:
+        port = tls.listen(reactor, config.port, relay.site, config.host, certificate)
+    if link is not None:
+        link.start()
+    if args.worker:
+        from depthcam.relay.workers import stop_with_supervisor
+
+        stop_with_supervisor(reactor)
+    if args.upstream is not None:
+        from depthcam.relay.upstream import watch_upstream
+
+        watch_upstream(args.upstream, relay.registry, reactor, args.upstream_ca_file)
     address = port.getHost()
     log.info(
         "relay on {scheme}://{host}:{port}/ (sources: /source/<name>, viewers: /view/<name> and "

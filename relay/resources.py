@@ -30,6 +30,7 @@ from depthcam.protocol import limits
 from depthcam.protocol.closecodes import CloseCode
 from depthcam.protocol.streams import is_valid_stream_name
 from depthcam.relay.auth import AuthError, OriginPolicy, OriginRefused
+from depthcam.relay.bus import BusStream
 from depthcam.relay.publisher import PublisherFactory
 from depthcam.relay.registry import RelayStream, StreamRegistry
 
@@ -112,8 +113,11 @@ def _connection_options(config):
     )
 
 
-def build_relay(config, token_check, reactor=None):
-    """Wire a relay from a RelayConfig and a ``auth.BearerTokenCheck``; return it as a Relay."""
+def build_relay(config, token_check, reactor=None, link=None):
+    """Wire a relay from a RelayConfig and a ``auth.BearerTokenCheck``; return it as a Relay.
+
+    ``link`` (optional): a ``bus.BusLink`` joining the relay's streams to other relays'.
+    """
     if reactor is None:
         from twisted.internet import reactor
     make_stream = partial(
@@ -123,12 +127,15 @@ def build_relay(config, token_check, reactor=None):
         max_unsent_bytes=config.max_unsent_bytes,
         stuck_timeout_s=config.stuck_timeout_s,
     )
-    registry = StreamRegistry(
-        make_stream,
+    registry_limits = dict(
         max_streams=config.max_streams,
         max_viewers=config.max_viewers,
         max_viewers_per_stream=config.max_viewers_per_stream,
     )
+    if link is None:
+        registry = StreamRegistry(make_stream, **registry_limits)
+    else:
+        registry = link.make_registry(partial(BusStream, **make_stream.keywords), **registry_limits)
     viewers = ViewerFactory(
         ViewerAdmission(registry, OriginPolicy(config.allowed_origins)),
         socket_buffer_bytes=config.viewer_socket_buffer_bytes, reactor=reactor,
@@ -159,7 +166,8 @@ def build_relay(config, token_check, reactor=None):
         lambda: registry.streams,
         lambda: {"viewers_refused": registry.viewers_refused,
                  "sources_refused": registry.sources_refused,
-                 **guard.counters()},
+                 **guard.counters(),
+                 **({} if link is None else {"bus": link.stats()})},
         reactor,
         may_name_streams,
     ))
