@@ -278,12 +278,13 @@ def main(argv=None):
             parser.error(str(exc))
         tls.reload_on_sighup(certificate, reactor)
     if args.reuse_port:
-        from twisted.protocols.tls import TLSMemoryBIOFactory
-
         from depthcam.relay.workers import listen_reuse_port
 
-        factory = relay.site if certificate is None else TLSMemoryBIOFactory(certificate, False, relay.site)
-        port = listen_reuse_port(reactor, config.host, config.port, factory)
+        if certificate is not None:
+            # TLS inside the per-address guard, as tls.listen puts it: the guard's caps cover
+            # TLS handshakes, and Autobahn sees the TLS transport itself.
+            relay.site.insert_tls(certificate)
+        port = listen_reuse_port(reactor, config.host, config.port, relay.site)
     else:
         port = tls.listen(reactor, config.port, relay.site, config.host, certificate)
     if link is not None:
