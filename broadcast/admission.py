@@ -32,8 +32,9 @@ from twisted.web.http import HTTPChannel
 from depthcam.broadcast.ratelimitedlog import RateLimitedLog
 from depthcam.protocol import limits
 
+_REFUSAL_BODY = b"503 too many connections from your address\n"
 _REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-            b"Content-Length: 32\r\nConnection: close\r\n\r\ntoo many connections from you\r\n\r\n")
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_REFUSAL_BODY)) + _REFUSAL_BODY
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def cloud_share(pixels):
 
 def wait_for_frames(page, count, timeout_ms=30000):
     page.wait_for_function(
-        f"window.depthcam && window.depthcam.framesDrawn >= {count}", timeout=timeout_ms
+        f"() => window.depthcam && window.depthcam.framesDrawn >= {count}", timeout=timeout_ms
     )
 
 
@@ -235,7 +235,7 @@ def test_page_follows_the_profile_when_the_source_restarts(browser):
             (width, height), fewest_points = PROFILE_FRAMES[profile]
             # A few frames of the new size: the viewer reconnected and rebuilt its cloud.
             page.wait_for_function(
-                f"window.depthcam && window.depthcam.frameWidth === {width} && window.depthcam.frameHeight === {height}"
+                f"() => window.depthcam && window.depthcam.frameWidth === {width} && window.depthcam.frameHeight === {height}"
                 f" && window.depthcam.profile === '{WIRE_PROFILES[profile]}'",
                 timeout=30000,
             )

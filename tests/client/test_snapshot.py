@@ -46,7 +46,7 @@ def save_with_key(page):
     page.on("download", lambda download: downloads.append(download))
     saved = page.evaluate("window.depthcam.snapshots")
     page.keyboard.press("s")
-    page.wait_for_function(f"window.depthcam.snapshots > {saved}", timeout=WAIT_MS)
+    page.wait_for_function(f"() => window.depthcam.snapshots > {saved}", timeout=WAIT_MS)
     page.wait_for_timeout(200)  # the second download's event follows its start
     files = {}
     for download in downloads:

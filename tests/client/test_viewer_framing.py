@@ -122,7 +122,7 @@ def test_the_view_fits_the_whole_cloud(browser, screen, device):  # noqa: F811
     process, url = start_source(*source_args(device))
     try:
         page, problems = open_page(browser, url + "?stats=1", context_options)
-        page.wait_for_function("window.depthcam && window.depthcam.viewFits >= 1", timeout=WAIT_MS)
+        page.wait_for_function("() => window.depthcam && window.depthcam.viewFits >= 1", timeout=WAIT_MS)
         np.testing.assert_allclose(view_direction(page), [0, 0, -1], atol=1e-6)
         wait_for_frames(page, page.evaluate("window.depthcam.framesDrawn") + 2, WAIT_MS)
         page.wait_for_timeout(500)  # the HUD's text refreshes four times a second
@@ -130,12 +130,12 @@ def test_the_view_fits_the_whole_cloud(browser, screen, device):  # noqa: F811
         check_layout(page, **context_options["viewport"])
         with paused(process):
             # Every frame sent has been shown: the one on screen stays there.
-            page.wait_for_function("window.depthcam.sequenceShown === window.depthcam.lastSequence"
+            page.wait_for_function("() => window.depthcam.sequenceShown === window.depthcam.lastSequence"
                                    " && window.depthcam.framesDecoded === window.depthcam.framesReceived",
                                    timeout=WAIT_MS)
             fits = page.evaluate("window.depthcam.viewFits")
             page.keyboard.press("r")
-            page.wait_for_function(f"window.depthcam.viewFits > {fits}", timeout=WAIT_MS)
+            page.wait_for_function(f"() => window.depthcam.viewFits > {fits}", timeout=WAIT_MS)
             wait_for_render(page)
             check_framing(page)
             np.testing.assert_allclose(view_direction(page), [0, 0, -1], atol=1e-6)
@@ -157,7 +157,7 @@ def test_zooming_out_does_not_fade_the_cloud_into_the_fog(browser):  # noqa: F81
     process, url = start_source()
     try:
         page, problems = open_page(browser, url, DESKTOP)
-        page.wait_for_function("window.depthcam && window.depthcam.viewFits >= 1", timeout=WAIT_MS)
+        page.wait_for_function("() => window.depthcam && window.depthcam.viewFits >= 1", timeout=WAIT_MS)
         wait_for_frames(page, page.evaluate("window.depthcam.framesDrawn") + 2, WAIT_MS)
         near_brightness, near_share = cloud_brightness(page)
         start = page.evaluate("window.depthcam")
@@ -186,10 +186,10 @@ def test_the_camera_still_follows_motion(browser):  # noqa: F811
     process, url = start_source()
     try:
         page, problems = open_page(browser, url, DESKTOP)
-        page.wait_for_function("window.depthcam && window.depthcam.viewFits >= 1", timeout=WAIT_MS)
+        page.wait_for_function("() => window.depthcam && window.depthcam.viewFits >= 1", timeout=WAIT_MS)
         home = page.evaluate("window.depthcam.cameraTarget")
         page.wait_for_function(
-            f"window.depthcam.following && Math.hypot( ...window.depthcam.cameraTarget.map( ( v, i ) => v - {home}[ i ] ) ) > 0.01",
+            f"() => window.depthcam.following && Math.hypot( ...window.depthcam.cameraTarget.map( ( v, i ) => v - {home}[ i ] ) ) > 0.01",
             timeout=WAIT_MS,
         )
         check_framing(page)

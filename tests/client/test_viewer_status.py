@@ -31,7 +31,7 @@ def keep_screenshot(page, name):
 
 def wait_for_state(page, state, timeout_ms=SLACK_MS):
     """Wait until window.depthcam.viewerState is ``state``; return the status line then."""
-    page.wait_for_function(f"window.depthcam && window.depthcam.viewerState === '{state}'", timeout=timeout_ms)
+    page.wait_for_function(f"() => window.depthcam && window.depthcam.viewerState === '{state}'", timeout=timeout_ms)
     return page.evaluate("window.depthcam.statusText")
 
 
@@ -64,13 +64,13 @@ def test_status_walks_from_waiting_to_live_to_stalled_to_reconnecting(browser, t
         address = f"ws://127.0.0.1:{relay.port}/ws"
         text = wait_for_state(page, "waiting")
         assert text == f"connected to {address} · no source yet: waiting for its first frame"
-        page.wait_for_function("document.querySelector('.depthcam-hud .state').textContent.includes('no source yet')",
+        page.wait_for_function("() => document.querySelector('.depthcam-hud .state').textContent.includes('no source yet')",
                                timeout=SLACK_MS)
         keep_screenshot(page, "status-waiting")
 
         source = programs.push_source(relay.port)
         assert wait_for_state(page, "live") == "live"
-        page.wait_for_function("window.depthcam.framesDrawn >= 10", timeout=SLACK_MS)
+        page.wait_for_function("() => window.depthcam.framesDrawn >= 10", timeout=SLACK_MS)
         assert not page.evaluate("document.querySelector('canvas').classList.contains('depthcam-stale')")
         live_saturation = saturation(screenshot_pixels(page))
         keep_screenshot(page, "status-live")
@@ -79,7 +79,7 @@ def test_status_walks_from_waiting_to_live_to_stalled_to_reconnecting(browser, t
         try:
             text = wait_for_state(page, "stalled", STALL_TIME_S * 1000 + SLACK_MS)
             assert re.fullmatch(r"stalled: no frame for \d+ s \(source paused or gone\)", text), text
-            page.wait_for_function("document.querySelector('.depthcam-hud .state').textContent.startsWith('stalled')",
+            page.wait_for_function("() => document.querySelector('.depthcam-hud .state').textContent.startsWith('stalled')",
                                    timeout=SLACK_MS)
             assert "grayscale(1)" in page.evaluate("getComputedStyle(document.querySelector('canvas')).filter")
             stalled_saturation = saturation(screenshot_pixels(page))
@@ -113,7 +113,7 @@ def test_nothing_listening_is_refused(browser, tmp_path):  # noqa: F811
         text = wait_for_state(page, "reconnecting")
         assert text.startswith(f"reconnecting to {address} (next try in ")
         assert "· refused: nothing accepted the connection, or the server turned it away" in text
-        page.wait_for_function("document.querySelector('.depthcam-hud .state').textContent.includes('refused')",
+        page.wait_for_function("() => document.querySelector('.depthcam-hud .state').textContent.includes('refused')",
                                timeout=SLACK_MS)
         keep_screenshot(page, "status-refused")
         assert not errors, errors
@@ -134,7 +134,7 @@ def test_nothing_answering_is_connecting_then_unreachable(browser, tmp_path):  #
         address = f"ws://127.0.0.1:{silent.getsockname()[1]}/ws"
         page, errors = open_viewer(browser, f"http://127.0.0.1:{relay.port}/?ws={address}")
         assert wait_for_state(page, "connecting") == f"connecting to {address}…"
-        page.wait_for_function("document.querySelector('.depthcam-hud .state').textContent.startsWith('connecting to')",
+        page.wait_for_function("() => document.querySelector('.depthcam-hud .state').textContent.startsWith('connecting to')",
                                timeout=SLACK_MS)
         keep_screenshot(page, "status-connecting")
         text = wait_for_state(page, "reconnecting", CONNECT_TIMEOUT_S * 1000 + SLACK_MS)

@@ -134,18 +134,18 @@ def test_browser_page_shows_frames_again_after_a_relay_restart_without_reloading
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"http://127.0.0.1:{relay.port}/")
-        page.wait_for_function("window.depthcam && window.depthcam.framesDrawn >= 5", timeout=30000)
+        page.wait_for_function("() => window.depthcam && window.depthcam.framesDrawn >= 5", timeout=30000)
         # A reload would lose this.
         page.evaluate("window.e2eBeforeRestart = true")
 
         relay.kill()
-        page.wait_for_function("window.depthcam.connectionState === 'reconnecting'", timeout=10000)
+        page.wait_for_function("() => window.depthcam.connectionState === 'reconnecting'", timeout=10000)
         drawn_while_down = page.evaluate("window.depthcam.framesDrawn")
         _, reconnect_s = restart_relay_and_time_the_reconnect(programs, relay)
         assert reconnect_s < RECONNECT_WITHIN_S
 
         page.wait_for_function(
-            "window.depthcam.connectionState === 'open' && "
+            "() => window.depthcam.connectionState === 'open' && "
             f"window.depthcam.framesDrawn >= {drawn_while_down + 10}",
             timeout=20000,
         )
