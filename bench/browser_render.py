@@ -76,7 +76,7 @@ def percentile(values, share):
 def measure(browser, url, seconds, screenshot):
     page = browser.new_page(viewport={"width": 800, "height": 600})
     page.goto(url)
-    page.wait_for_function(f"window.depthcam && window.depthcam.framesDrawn >= {WARMUP_FRAMES}", timeout=60000)
+    page.wait_for_function(f"() => window.depthcam && window.depthcam.framesDrawn >= {WARMUP_FRAMES}", timeout=60000)
     page.evaluate(SAMPLER)
     page.wait_for_timeout(seconds * 1000)
     samples = page.evaluate("window.renderSamples")

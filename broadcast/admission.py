@@ -26,13 +26,15 @@ import collections
 from dataclasses import dataclass
 
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.web.http import HTTPChannel
 
 from depthcam.broadcast.ratelimitedlog import RateLimitedLog
 from depthcam.protocol import limits
 
+_REFUSAL_BODY = b"503 too many connections from your address\n"
 _REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-            b"Content-Length: 32\r\nConnection: close\r\n\r\ntoo many connections from you\r\n\r\n")
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_REFUSAL_BODY)) + _REFUSAL_BODY
 
 
 @dataclass(frozen=True)
@@ -109,24 +111,31 @@ class GuardedConnection(ProtocolWrapper):
             self.connected = 0
 
 
+def _guard_of(transport):
+    """The GuardedConnection under ``transport`` (itself, or below a TLS layer), or None."""
+    while transport is not None and not isinstance(transport, GuardedConnection):
+        transport = getattr(transport, "transport", None)
+    return transport
+
+
 class GuardedChannel(HTTPChannel):
-    """Twisted Web's HTTP channel, telling the guard (its transport) when a request is whole.
+    """Twisted Web's HTTP channel, telling the guard below it when a request is whole.
 
     Its own idle timeout stays (it covers keep-alive connections between requests); its log
     line per timed-out client goes through the guard's rate limit.
     """
 
     def allContentReceived(self):
-        handshake_done = getattr(self.transport, "handshake_done", None)
-        if handshake_done is not None:
-            handshake_done()
+        guard = _guard_of(self.transport)
+        if guard is not None:
+            guard.handshake_done()
         super().allContentReceived()
 
     def requestDone(self, request):
         super().requestDone(request)
-        handshake_started = getattr(self.transport, "handshake_started", None)
-        if self.persistent and self.transport is not None and handshake_started is not None:
-            handshake_started()
+        guard = _guard_of(self.transport)
+        if self.persistent and guard is not None:
+            guard.handshake_started()
 
     def timeoutConnection(self):
         # HTTPChannel logs a line per timed-out client; a flood of them logs one per cause.
@@ -160,6 +169,11 @@ class AddressGuard(WrappingFactory):
         self.connections_refused = 0
         self.handshakes_refused = 0
         self.handshakes_timed_out = 0
+
+    def insert_tls(self, certificate):
+        """Speak TLS with ``certificate`` (an IOpenSSLServerConnectionCreator) inside the guard,
+        so its caps and deadline apply before, and to, every TLS handshake."""
+        self.wrappedFactory = TLSMemoryBIOFactory(certificate, False, self.wrappedFactory)
 
     def __getattr__(self, name):
         # The wrapped Site's attributes (say, ``timeOut`` or ``resource``) stay reachable.

@@ -8,8 +8,7 @@ the resource is made. Without a folder given, it is the viewer installed with de
 (``clientdir.find_client_dir``).
 
 Every answer carries ``X-Frame-Options: DENY`` (and, from ``request.PlainRequest``,
-``X-Content-Type-Options: nosniff``); the page
-carries its Content-Security-Policy (``csp.py``). A file is served only if its real path (links
+``X-Content-Type-Options: nosniff``); the page carries its Content-Security-Policy (``csp.py``). A file is served only if its real path (links
 resolved) is inside the client folder, with its MIME type from ``CONTENT_TYPES`` (anything else
 goes out as ``application/octet-stream``, never as HTML). Packages under ``node_modules`` are
 pinned by ``package-lock.json``, so browsers may keep them a day (``NODE_MODULES_MAX_AGE_S``);
@@ -39,6 +38,7 @@ CONTENT_TYPES = {
 }
 # How long browsers may keep a file of client/node_modules without asking again.
 NODE_MODULES_MAX_AGE_S = 24 * 3600
+
 
 class ClientFiles(resource.Resource):
     """The page and what it loads (see the module docstring); 404 for everything else."""

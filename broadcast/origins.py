@@ -48,9 +48,10 @@ def normalize_origin(origin):
         return None
     if not parts.scheme or not parts.hostname:
         return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     if port is None or port == DEFAULT_PORTS.get(parts.scheme):
-        return f"{parts.scheme}://{parts.hostname}"
-    return f"{parts.scheme}://{parts.hostname}:{port}"
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
 
 
 def split_host(host):

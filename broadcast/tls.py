@@ -18,6 +18,7 @@ import signal
 from pathlib import Path
 
 from OpenSSL import SSL
+from OpenSSL.crypto import FILETYPE_PEM
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.logger import Logger
@@ -41,7 +42,7 @@ def load_server_options(cert_file, key_file):
         if not blocks:
             raise TLSConfigError(f"no PEM certificate in {cert_file}")
         chain = [ssl.Certificate.loadPEM(block).original for block in blocks]
-        key = ssl.KeyPair.load(key_pem, ssl.FILETYPE_PEM).original
+        key = ssl.KeyPair.load(key_pem, FILETYPE_PEM).original
         return ssl.CertificateOptions(privateKey=key, certificate=chain[0],
                                       extraCertChain=chain[1:])
     except TLSConfigError:
@@ -85,10 +86,18 @@ def reload_on_sighup(certificate, reactor):
 
 
 def listen(reactor, port, factory, interface, certificate=None):
-    """Listen on ``port`` with TLS when ``certificate`` (a ReloadingCertificate) is given, else TCP."""
+    """Listen on ``port`` with TLS when ``certificate`` (a ReloadingCertificate) is given, else TCP.
+
+    A door's ``admission.AddressGuard`` keeps its place outermost: TLS goes inside it
+    (``insert_tls``), so the per-address caps and the handshake deadline cover TLS handshakes too.
+    """
     if certificate is None:
         return reactor.listenTCP(port, factory, interface=interface)
-    return reactor.listenSSL(port, factory, certificate, interface=interface)
+    insert_tls = getattr(factory, "insert_tls", None)
+    if insert_tls is None:
+        return reactor.listenSSL(port, factory, certificate, interface=interface)
+    insert_tls(certificate)
+    return reactor.listenTCP(port, factory, interface=interface)
 
 
 def client_tls(hostname, ca_file=None):

@@ -103,7 +103,8 @@ def build_parser():
 
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-streams", type=_positive_int, default=d.max_streams,
-                        help="streams at once (each created by its first viewer or source)")
+                        help="streams with a source at once (a viewer of a name with no source "
+                             "waits for it and uses no slot)")
     limits.add_argument("--max-viewers", type=_positive_int, default=d.max_viewers,
                         help="viewer connections in all; more are refused with HTTP 503")
     limits.add_argument("--max-viewers-per-stream", type=_positive_int, default=d.max_viewers_per_stream,
@@ -277,12 +278,13 @@ def main(argv=None):
             parser.error(str(exc))
         tls.reload_on_sighup(certificate, reactor)
     if args.reuse_port:
-        from twisted.protocols.tls import TLSMemoryBIOFactory
-
         from depthcam.relay.workers import listen_reuse_port
 
-        factory = relay.site if certificate is None else TLSMemoryBIOFactory(certificate, False, relay.site)
-        port = listen_reuse_port(reactor, config.host, config.port, factory)
+        if certificate is not None:
+            # TLS inside the per-address guard, as tls.listen puts it: the guard's caps cover
+            # TLS handshakes, and Autobahn sees the TLS transport itself.
+            relay.site.insert_tls(certificate)
+        port = listen_reuse_port(reactor, config.host, config.port, relay.site)
     else:
         port = tls.listen(reactor, config.port, relay.site, config.host, certificate)
     if link is not None:

@@ -51,6 +51,7 @@ Policies, each a class attribute that tests (or a subclass) may override:
 
 import txaio
 from OpenSSL import SSL
+from service_identity.exceptions import VerificationError
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
 from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
@@ -64,6 +65,9 @@ from depthcam.protocol.closecodes import CloseCode
 from depthcam.protocol.control import ControlMessageError, parse_viewers_message
 from depthcam.protocol.tokens import TOKEN_ENV_VAR
 
+# Why a TLS handshake fails when the relay's certificate is not trusted: its chain (SSL.Error),
+# or its name (service_identity's VerificationError).
+TLS_REFUSALS = (SSL.Error, VerificationError)
 # Handshake answers that mean "this token may not publish here" (relay/auth.py).
 TOKEN_REFUSED_STATUSES = frozenset({401, 403})
 
@@ -316,7 +320,7 @@ class PushFactory(WebSocketClientFactory, ReconnectingClientFactory):
                 log.info("disconnected from relay {url} ({code})", url=self.url, code=code)
             return
         status = connection.handshake_status()
-        if isinstance(connection.lost_reason, SSL.Error):
+        if isinstance(connection.lost_reason, TLS_REFUSALS):
             self.delay = self.maxDelay
             self._report(
                 f"the relay's TLS certificate was refused ({connection.lost_reason}): check the "

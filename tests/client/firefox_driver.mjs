@@ -75,7 +75,17 @@ const operations = {
 
 	async waitForFunction( { page, expression, timeoutMs } ) {
 
-		await pages.get( page ).waitForFunction( expression, { timeout: timeoutMs, polling: 100 } );
+		// Polled with evaluate(), as Playwright's function predicates are: puppeteer's own
+		// waitForFunction builds its predicate with eval(), which the page's CSP forbids.
+		const source = isFunctionSource( expression ) ? `(${expression})()` : expression;
+		const deadline = Date.now() + timeoutMs;
+		while ( ! await pages.get( page ).evaluate( source ) ) {
+
+			if ( Date.now() > deadline ) throw new Error( `timed out after ${timeoutMs} ms waiting for ${expression}` );
+			await new Promise( ( resolve ) => setTimeout( resolve, 100 ) );
+
+		}
+
 		return {};
 
 	},

@@ -56,7 +56,7 @@ def test_2012_style_page_draws_the_legacy_stream(browser, legacy_source, static_
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{static_server}/legacy2012/index.html?ws={ws_url}")
-    page.wait_for_function("window.legacy2012.framesDrawn >= 10 || window.legacy2012.errors.length > 0"
+    page.wait_for_function("() => window.legacy2012.framesDrawn >= 10 || window.legacy2012.errors.length > 0"
                            " || window.legacy2012.closed === true", timeout=PAGE_TIMEOUT_MS)
     status = page.evaluate("window.legacy2012")
     assert status["errors"] == [] and not status.get("closed"), status
@@ -66,7 +66,7 @@ def test_2012_style_page_draws_the_legacy_stream(browser, legacy_source, static_
     first = canvas_pixels(page)
     assert cloud_share(first) > 0.3, "the canvas shows only background"
     drawn = status["framesDrawn"]
-    page.wait_for_function(f"window.legacy2012.framesDrawn >= {drawn + 20}", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_function(f"() => window.legacy2012.framesDrawn >= {drawn + 20}", timeout=PAGE_TIMEOUT_MS)
     second = canvas_pixels(page)
     assert float((np.abs(second - first).sum(axis=2) > 30).mean()) > 0.002, "the picture did not change"
     assert page.evaluate("window.legacy2012.errors") == []
