@@ -90,8 +90,10 @@ def cloud_share(pixels):
 
 
 def wait_for_frames(page, count, timeout_ms=30000):
+    # A function, not an expression: Playwright evaluates an expression with eval(), which the
+    # page's Content-Security-Policy forbids.
     page.wait_for_function(
-        f"window.depthcam && window.depthcam.framesDrawn >= {count}", timeout=timeout_ms
+        f"() => window.depthcam && window.depthcam.framesDrawn >= {count}", timeout=timeout_ms
     )
 
 
