@@ -50,6 +50,7 @@ $(TEST_CLIENT_STAMP): tests/client/package.json tests/client/package-lock.json
 
 # classic-cm's decoder for the browser is the C coder itself, compiled to freestanding WebAssembly
 # by Debian's clang and lld (no emscripten, no libc), installed as chromium is installed.
+# setup.py compiles a wheel's copy with the same flags (WASM_FLAGS there).
 $(CONTEXT_WASM): codec/_contextmodel.c
 	@if ! command -v $(WASM_CC) >/dev/null || ! command -v wasm-ld >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \

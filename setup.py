@@ -1,5 +1,6 @@
 """Builds what setup.cfg cannot declare: the compiled coder, and the viewer's files in the wheel."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,14 +20,21 @@ CLIENT_DIR = ROOT / "client"
 CLIENT_PACKAGE_PATH = Path("depthcam", "client")
 # --ignore-scripts: only the browser's files are wanted, never a native build of a package.
 NPM_CI_ARGS = ["ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"]
+# The page's classic-cm decoder: the C coder compiled to freestanding WebAssembly by clang and
+# lld, as the Makefile's client/contextmodel.wasm rule does (keep the two commands alike).
+CONTEXT_WASM = "contextmodel.wasm"
+CODER_SOURCE = ROOT / "codec" / "_contextmodel.c"
+WASM_FLAGS = ["--target=wasm32", "-O3", "-ffreestanding", "-fno-builtin", "-nostdlib", "-Wall",
+              "-Wl,--no-entry"]
 
 
 class BuildPyWithViewer(build_py):
     """build_py, then the viewer page and the npm files it loads into the package's client folder.
 
     The npm packages come from a fresh ``npm ci`` of client/package-lock.json in a staging folder,
-    so the wheel has the pinned versions whatever client/node_modules holds. An editable install
-    serves the checkout's client/ itself and skips this.
+    so the wheel has the pinned versions whatever client/node_modules holds, and contextmodel.wasm
+    is compiled afresh from codec/_contextmodel.c. An editable install serves the checkout's
+    client/ itself (``make`` builds what it needs) and skips this.
     """
 
     def run(self):
@@ -52,15 +60,19 @@ class BuildPyWithViewer(build_py):
 
 
 def stage_client(staging):
-    """client/ without node_modules, copied to ``staging``, with its npm packages installed there."""
+    """client/'s own files copied to ``staging``, with its npm packages installed and the classic-cm
+    WebAssembly decoder compiled there; raises SetupError, saying what to install, without the tools."""
     npm = shutil.which("npm")
-    if npm is None:
-        raise SetupError("building a depthcam wheel needs npm, to gather the viewer's libraries at "
-                         "the versions client/package-lock.json pins (Debian: apt-get install npm)")
+    wasm_cc = shutil.which(os.environ.get("WASM_CC", "clang"))
+    if npm is None or wasm_cc is None or shutil.which("wasm-ld") is None:
+        raise SetupError("building a depthcam wheel needs npm (the viewer's libraries at the versions "
+                         "client/package-lock.json pins) and clang with lld (the viewer's classic-cm "
+                         "decoder); Debian: apt-get install npm clang lld")
     if staging.exists():
         shutil.rmtree(staging)
-    shutil.copytree(CLIENT_DIR, staging, ignore=shutil.ignore_patterns("node_modules"))
+    shutil.copytree(CLIENT_DIR, staging, ignore=shutil.ignore_patterns("node_modules", CONTEXT_WASM))
     subprocess.run([npm, *NPM_CI_ARGS], cwd=staging, check=True)
+    subprocess.run([wasm_cc, *WASM_FLAGS, "-o", staging / CONTEXT_WASM, CODER_SOURCE], check=True)
 
 
 setup(

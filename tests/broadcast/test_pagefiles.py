@@ -65,3 +65,23 @@ def test_a_folder_without_a_page_loads_nothing(tmp_path):
     """No index.html: nothing is reachable, and nothing is reported missing."""
     found = page_files(tmp_path)
     assert found.present == found.absent == found.unresolved == frozenset()
+
+
+def test_names_in_comments_are_not_followed_but_code_after_tricky_literals_is(tmp_path):
+    """A name quoted in a comment imports nothing; // in a string or template, and quotes or
+    slashes in a regular expression, hide no import that follows them."""
+    write(tmp_path, {
+        "index.html": page(),
+        "main.js": "// tells \"nothing listens\" from \"the server said no\"\n"
+                   "/* import './commented.js'; */\n"
+                   "const url = 'http://host//x'; import './after-string.js';\n"
+                   "const t = `a ${ b } // c`; import './after-template.js';\n"
+                   "const re = /[/'\"]+/g; import './after-regex.js';\n"
+                   "const ratio = a / b / c; import './after-division.js';\n",
+        "commented.js": "", "after-string.js": "", "after-template.js": "", "after-regex.js": "",
+        "after-division.js": "",
+    })
+    found = page_files(tmp_path)
+    assert found.present == {"index.html", "main.js", "after-string.js", "after-template.js",
+                             "after-regex.js", "after-division.js"}
+    assert found.absent == found.unresolved == frozenset()

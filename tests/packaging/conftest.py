@@ -25,6 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 600
 INSTALL_TIMEOUT_S = 600
 COMMAND_TIMEOUT_S = 60
+# pytest-timeout's backstop for a test that builds: the first one to ask for the distributions
+# waits for three builds and a virtualenv, each bounded above.
+BUILDING_TEST_TIMEOUT_S = 4 * BUILD_TIMEOUT_S
 SOURCE_READY = r"open (http://\S+?:(\d+)/) in"
 # What a program must not inherit from the test's own environment.
 UNSET = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", TOKEN_ENV_VAR, "NODE_PATH")
@@ -89,6 +92,7 @@ class Installed:
         self.cwd.mkdir()
         self.token_file = folder / "relay-token.txt"
         self.token_file.write_text(TOKEN + "\n")
+        self.token_file.chmod(0o600)  # the relay refuses a token others may read
         self._started = []
         run([sys.executable, "-m", "venv", self.venv], self.cwd, INSTALL_TIMEOUT_S)
         run([self.venv / "bin" / "python", "-m", "pip", "install", "--quiet", wheel], self.cwd,

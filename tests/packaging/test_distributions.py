@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.conftest import BUILD_TIMEOUT_S, REPO, only_file, run, wheel_names
+from tests.packaging.conftest import (
+    BUILD_TIMEOUT_S, BUILDING_TEST_TIMEOUT_S, REPO, only_file, run, wheel_names,
+)
 from viewer_bundle import bundle
+
+pytestmark = pytest.mark.timeout(BUILDING_TEST_TIMEOUT_S)
 
 CLIENT = REPO / "client"
 CLIENT_PREFIX = "depthcam/client/"

@@ -10,10 +10,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.client.test_browser import CHROMIUM, browser, canvas_pixels, cloud_share, wait_for_frames  # noqa: F401
-from tests.packaging.conftest import wheel_names
+from tests.packaging.conftest import BUILDING_TEST_TIMEOUT_S, wheel_names
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="needs Debian's chromium (make test installs it)")
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason="needs Debian's chromium (make test installs it)"),
+    pytest.mark.timeout(BUILDING_TEST_TIMEOUT_S),
+]
 
 CLIENT_PREFIX = "depthcam/client/"
 LICENCE_NAMES = ("LICENSE", "LICENCE", "COPYING", "NOTICE")
