@@ -106,6 +106,10 @@ class Fanout:
         """The ViewerState of ``viewer``."""
         return self._slots[viewer].state
 
+    def largest_queue_past_full(self):
+        """The most bytes any viewer has queued past its full transport now (the memory bound)."""
+        return max((slot.bytes_since_full for slot in self._slots.values()), default=0)
+
     def add(self, viewer):
         """Start sending to ``viewer``: the catch-up now, then every frame."""
         slot = self._slots[viewer] = _ViewerSlot(viewer)

@@ -1,20 +1,31 @@
 """ClientFiles: the browser client's files, and only those the page needs, with their MIME types.
 
-What is reachable is derived from ``client/index.html``: the page itself, the module scripts it
-loads, and every module those reach, followed through static imports (``from '...'``,
-``import '...'``, ``import('...')``) and ``new URL('...', import.meta.url)`` (workers,
-WebAssembly), with bare names (``three``, ``three/addons/...``) resolved through the page's
-import map. Nothing else answers: no directory listing, no ``package.json``, no other file of a
-package in ``node_modules``. The list is computed once, when the resource is made.
+What is reachable is what ``pagefiles.page_files`` finds the page loads: the page itself, the
+module scripts it loads, and every module, worker and WebAssembly file those reach, bare names
+resolved through the page's import map. Nothing else answers: no directory listing, no
+``package.json``, no other file of a package in ``node_modules``. The list is computed once, when
+the resource is made. Without a folder given, it is the viewer installed with depthcam
+(``clientdir.find_client_dir``).
+
+Every answer carries ``X-Frame-Options: DENY`` (and, from ``request.PlainRequest``,
+``X-Content-Type-Options: nosniff``); the page
+carries its Content-Security-Policy (``csp.py``). A file is served only if its real path (links
+resolved) is inside the client folder, with its MIME type from ``CONTENT_TYPES`` (anything else
+goes out as ``application/octet-stream``, never as HTML). Packages under ``node_modules`` are
+pinned by ``package-lock.json``, so browsers may keep them a day (``NODE_MODULES_MAX_AGE_S``);
+the page and its own modules are revalidated on every load. A ``Range`` of more than one range is
+ignored (the whole file is sent): a thousand overlapping ranges once made a 2.39 GB answer.
 """
 
-import json
 import mimetypes
-import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from twisted.web import pages, resource
 from twisted.web.static import File
+
+from depthcam.broadcast.clientdir import find_client_dir
+from depthcam.broadcast.csp import content_security_policy
+from depthcam.broadcast.pagefiles import page_files
 
 # Files a page may load, with the MIME types browsers require (modules must be JavaScript; the
 # system's table, which File reads, may lack .mjs).
@@ -26,81 +37,27 @@ CONTENT_TYPES = {
     ".wasm": "application/wasm",
     ".json": "application/json",
 }
-MODULE_SUFFIXES = (".js", ".mjs")
-
-_IMPORT_MAP = re.compile(r'<script\s+type="importmap"\s*>(.*?)</script>', re.S)
-_MODULE_SCRIPT = re.compile(r'<script\s+type="module"\s+src="([^"]+)"')
-_IMPORTED = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"\s]+)['"]""")
-_URL_OF_MODULE = re.compile(r"""new\s+URL\(\s*['"]([^'"\s:]+)['"]\s*,\s*import\.meta\.url""")
-
-
-def default_client_dir():
-    """Where the browser client lives: the repository's ``client/`` beside this package's folder."""
-    return Path(__file__).resolve().parent.parent / "client"
-
-
-def reachable_files(client_dir):
-    """The relative POSIX paths under ``client_dir`` that ``index.html`` loads, directly or not."""
-    client_dir = Path(client_dir)
-    index = client_dir / "index.html"
-    if not index.is_file():
-        return frozenset()
-    page = index.read_text(encoding="utf-8")
-    found = _IMPORT_MAP.search(page)
-    import_map = json.loads(found.group(1)).get("imports", {}) if found else {}
-    files = {"index.html"}
-    pending = [_normalize(PurePosixPath(src)) for src in _MODULE_SCRIPT.findall(page)]
-    while pending:
-        path = pending.pop()
-        if path is None or str(path) in files or not (client_dir / path).is_file():
-            continue
-        files.add(str(path))
-        if path.suffix in MODULE_SUFFIXES:
-            text = (client_dir / path).read_text(encoding="utf-8", errors="replace")
-            pending.extend(_resolve(name, path, import_map) for name in _IMPORTED.findall(text))
-            pending.extend(_normalize(path.parent / name) for name in _URL_OF_MODULE.findall(text))
-    return frozenset(files)
-
-
-def _resolve(specifier, importer, import_map):
-    """Where ``specifier``, imported by ``importer``, lives; None for what the map does not name."""
-    if specifier.startswith(("./", "../")):
-        return _normalize(importer.parent / specifier)
-    if specifier in import_map:
-        return _normalize(PurePosixPath(import_map[specifier]))
-    for prefix, target in import_map.items():
-        if prefix.endswith("/") and specifier.startswith(prefix):
-            return _normalize(PurePosixPath(target + specifier[len(prefix):]))
-    return None
-
-
-def _normalize(path):
-    parts = []
-    for part in path.parts:
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                return None  # above the client folder
-            parts.pop()
-            continue
-        parts.append(part)
-    return PurePosixPath(*parts)
-
+# How long browsers may keep a file of client/node_modules without asking again.
+NODE_MODULES_MAX_AGE_S = 24 * 3600
 
 class ClientFiles(resource.Resource):
     """The page and what it loads (see the module docstring); 404 for everything else."""
 
     def __init__(self, client_dir=None):
         super().__init__()
-        self.client_dir = Path(client_dir) if client_dir is not None else default_client_dir()
-        self._files = reachable_files(self.client_dir)
+        self.client_dir = Path(client_dir) if client_dir is not None else find_client_dir()
+        self._files = page_files(self.client_dir).present
+        self._real_dir = self.client_dir.resolve()
+        index = self.client_dir / "index.html"
+        self._policy = (content_security_policy(index.read_text(encoding="utf-8")).encode("ascii")
+                        if index.is_file() else None)
 
     def allows(self, relative):
         """Whether the relative POSIX path ``relative`` may be served."""
         return relative in self._files
 
     def getChild(self, name, request):
+        request.setHeader(b"x-frame-options", b"DENY")
         segments = [name, *request.postpath]
         request.postpath = []
         try:
@@ -109,11 +66,21 @@ class ClientFiles(resource.Resource):
             return pages.notFound()
         if relative.endswith("/") or not self.allows(relative):
             return pages.notFound()
-        path = self.client_dir / relative
-        if not path.is_file():
+        path = (self.client_dir / relative).resolve()
+        if not path.is_relative_to(self._real_dir) or not path.is_file():
             return pages.notFound()
+        range_header = request.getHeader(b"range")
+        if range_header is not None and b"," in range_header:
+            request.requestHeaders.removeHeader(b"range")
+        if relative.startswith("node_modules/"):
+            request.setHeader(b"cache-control", f"public, max-age={NODE_MODULES_MAX_AGE_S}".encode())
+        else:
+            request.setHeader(b"cache-control", b"no-cache")
+        if relative == "index.html" and self._policy is not None:
+            request.setHeader(b"content-security-policy", self._policy)
         served = File(str(path), defaultType="application/octet-stream")
-        served.type = CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
+        served.type = (CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
+                       or "application/octet-stream")
         served.encoding = None
         return served
 

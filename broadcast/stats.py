@@ -23,6 +23,10 @@ The document::
                  "viewers_refused": 0, "sources_refused": 0}
     }
 
+A door may hide the stream names (``may_name_streams``): the relay shows them only to the holder
+of the publish token (``Authorization: Bearer <token>``) unless ``--public-stats``; everyone else
+gets ``"streams": {}`` and the totals.
+
 Counters cover a stream's life; the relay forgets a stream once it has no source and no viewers.
 """
 
@@ -85,8 +89,10 @@ def stream_stats(channel, now):
     }
 
 
-def stats_document(channels, now, extra_totals=None):
-    """The whole /stats document for ``channels`` (name -> Channel) at clock time ``now``."""
+def stats_document(channels, now, extra_totals=None, name_streams=True):
+    """The whole /stats document for ``channels`` (name -> Channel) at clock time ``now``.
+
+    With ``name_streams`` false, the per-stream entries are left out (the totals stay)."""
     streams = {name: stream_stats(channel, now) for name, channel in sorted(channels.items())}
     summed = (
         "frames_in_per_s", "viewers", "bytes_out_per_s", "frames_dropped_slow_viewers",
@@ -96,28 +102,31 @@ def stats_document(channels, now, extra_totals=None):
     for key in summed:
         totals[key] = round(sum(s[key] for s in streams.values()), 2)
     totals.update(extra_totals or {})
-    return {"streams": streams, "totals": totals}
+    return {"streams": streams if name_streams else {}, "totals": totals}
 
 
 class StatsResource(Resource):
     """``GET /stats``: the stats document as JSON, never cached.
 
     ``channels`` is a callable giving the name -> Channel mapping now; ``extra_totals`` (optional)
-    one giving more totals (the relay's refusal counters).
+    one giving more totals (the relay's refusal counters); ``may_name_streams`` (optional) is
+    called with each request and says whether its answer may name the streams.
     """
 
     isLeaf = True
 
-    def __init__(self, channels, extra_totals=None, clock=None):
+    def __init__(self, channels, extra_totals=None, clock=None, may_name_streams=None):
         super().__init__()
         if clock is None:
             from twisted.internet import reactor as clock
         self._channels = channels
         self._extra_totals = extra_totals or dict
         self._clock = clock
+        self._may_name_streams = may_name_streams or (lambda request: True)
 
     def render_GET(self, request):
         request.setHeader(b"content-type", b"application/json")
         request.setHeader(b"cache-control", b"no-store")
-        document = stats_document(self._channels(), self._clock.seconds(), self._extra_totals())
+        document = stats_document(self._channels(), self._clock.seconds(), self._extra_totals(),
+                                  self._may_name_streams(request))
         return json.dumps(document, indent=2).encode("utf-8") + b"\n"

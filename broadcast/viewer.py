@@ -1,7 +1,7 @@
 """ViewerProtocol: one browser watching one stream, mapped onto that stream's Channel.
 
 A viewer may send only FORMAT.md's control messages (``depthcam.protocol.control``):
-``{"type": "resync"}`` catches it up; a binary message closes it with 1003, any other text with
+``{"type": "resync"}`` catches it up (at most as often as ``resynclimit.ResyncLimit`` allows); a binary message closes it with 1003, any other text with
 1008, and a message over ``MAX_VIEWER_MESSAGE_BYTES`` with 1009. Only that viewer is closed.
 
 Limits apply to what a viewer SENDS us, never to what we send it: frames go out framed once
@@ -15,6 +15,7 @@ and an Origin to a Channel (``admit_viewer``), or refuses with an exception carr
 
 import socket
 
+import txaio
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.interfaces import IPushProducer
@@ -22,6 +23,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from depthcam.broadcast.closing import close_with
+from depthcam.broadcast.ratelimitedlog import RateLimitedLog
+from depthcam.broadcast.resynclimit import ResyncLimit
 from depthcam.protocol import limits
 from depthcam.protocol.control import ControlMessageError, ControlType, parse_control_message
 
@@ -47,8 +50,13 @@ class _TransportSignals:
 class ViewerProtocol(WebSocketServerProtocol):
     """One viewer connection (see the module docstring)."""
 
+    # Autobahn logs two lines of its own (info and warn) for every refused handshake; ours go
+    # through a RateLimitedLog, so only Autobahn's errors pass.
+    log = txaio.make_logger(level="error")
+
     stream_name = None  # set for each connection by the Site (None: the door's default stream)
     _channel = None  # the Channel, from admission in onConnect until onClose
+    _resync_limit = None  # a ResyncLimit, from the first resync
     _log = Logger()
 
     def __repr__(self):
@@ -63,7 +71,9 @@ class ViewerProtocol(WebSocketServerProtocol):
             if status is None:
                 raise
             reason = getattr(exc, "reason", None) or str(exc)
-            self._log.info("viewer {peer} refused: {reason}", peer=self.peer, reason=reason)
+            self.factory.limited_log.info(f"viewer refused {status}",
+                                          "viewer {peer} refused: {reason}",
+                                          peer=self.peer, reason=reason)
             raise ConnectionDeny(status, reason) from exc
 
     def onOpen(self):
@@ -73,7 +83,8 @@ class ViewerProtocol(WebSocketServerProtocol):
         self.transport.unregisterProducer()
         self.registerProducer(_TransportSignals(self._channel.fanout, self), True)
         self._channel.fanout.add(self)
-        self._log.info("viewer {peer} watching {name} ({count} watching)", peer=self.peer,
+        self.factory.limited_log.info("viewer opened",
+                                      "viewer {peer} watching {name} ({count} watching)", peer=self.peer,
                        name=self._channel.name, count=len(self._channel.fanout))
 
     def onMessage(self, payload, isBinary):
@@ -82,14 +93,18 @@ class ViewerProtocol(WebSocketServerProtocol):
         try:
             message = parse_control_message(payload, isBinary)
         except ControlMessageError as exc:
-            self._log.info("viewer {peer} closed ({code}): {reason}",
+            self.factory.limited_log.info(f"viewer closed {int(exc.close_code)}",
+                                          "viewer {peer} closed ({code}): {reason}",
                            peer=self.peer, code=int(exc.close_code), reason=exc.reason)
             # Leave the fanout first: no frame may follow our close frame.
             self._channel.fanout.remove(self)
             close_with(self, exc.close_code, exc.reason)
             return
         if message.type is ControlType.RESYNC:
-            self._channel.fanout.resync(self)
+            if self._resync_limit is None:
+                self._resync_limit = ResyncLimit(self.factory.reactor)
+            if self._resync_limit.allow():
+                self._channel.fanout.resync(self)
 
     def onClose(self, wasClean, code, reason):
         channel, self._channel = self._channel, None
@@ -97,7 +112,8 @@ class ViewerProtocol(WebSocketServerProtocol):
             return
         channel.fanout.remove(self)
         self.factory.admission.release_viewer(channel)
-        self._log.info("viewer {peer} left {name} ({code}; {count} watching)", peer=self.peer,
+        self.factory.limited_log.info("viewer left",
+                                      "viewer {peer} left {name} ({code}; {count} watching)", peer=self.peer,
                        name=channel.name, code=code, count=len(channel.fanout))
 
     # What Fanout calls.
@@ -141,6 +157,7 @@ class ViewerFactory(WebSocketServerFactory):
     """
 
     protocol = ViewerProtocol
+    log_viewers = Logger(namespace="depthcam.broadcast.viewer")
     # A kernel send buffer per viewer socket (Linux doubles it): what a slow viewer has queued
     # beyond the transport is at most this, so the time budget sees it soon. 0: autotuning.
     SOCKET_BUFFER_BYTES = 32 * 1024
@@ -149,7 +166,10 @@ class ViewerFactory(WebSocketServerFactory):
 
     def __init__(self, admission, socket_buffer_bytes=None, transport_buffer_bytes=None,
                  reactor=None, **options):
-        super().__init__(reactor=reactor)
+        # No Server header naming Autobahn and its version in the handshake answer.
+        super().__init__(reactor=reactor, server=None)
+        # One line per cause, then a count (a flood of connections must not flood the log).
+        self.limited_log = RateLimitedLog(self.log_viewers, clock=self.reactor)
         self.admission = admission
         self.socket_buffer_bytes = (self.SOCKET_BUFFER_BYTES if socket_buffer_bytes is None
                                     else socket_buffer_bytes)

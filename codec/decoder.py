@@ -17,9 +17,11 @@ PAYLOAD_DECODERS = {
     Profile.LOSSLESS_RAW: lossless.decode_payload,
     Profile.LOSSLESS_MM: lossless.decode_payload,
     Profile.FINE: fine.decode_payload,
+    Profile.FINE_INVERSE: fine.decode_inverse_payload,
 }
 # What the samples of each profile are; classic's are codes, none of these.
-PROFILE_UNITS = {**lossless.PROFILE_UNITS, Profile.FINE: DepthUnits.MILLIMETRES}
+PROFILE_UNITS = {**lossless.PROFILE_UNITS, Profile.FINE: DepthUnits.MILLIMETRES,
+                 Profile.FINE_INVERSE: DepthUnits.MILLIMETRES}
 
 
 @functools.lru_cache(maxsize=16)

@@ -96,6 +96,8 @@ class LegacyEncoder(CatchupFrame):
         self._codes = None
         self._frame_count = 0
         self._keyframe_requested = True
+        self._catchup_message = None  # the latest frame's catch-up, made once per frame
+        self._last_was_keyframe = False
 
     def request_keyframe(self):
         self._keyframe_requested = True
@@ -108,18 +110,27 @@ class LegacyEncoder(CatchupFrame):
         self._frame_count += 1
         self._keyframe_requested = False
         self._codes = codes
+        self._catchup_message = None
+        self._last_was_keyframe = keyframe
         return legacy_message(keyframe, codes, body)
 
     def encode_with_header(self, frame):
         """``(LegacyHeader, message)``: ``encode(frame)`` and what its header says."""
         message = self.encode(frame)
-        return LegacyHeader(self._frame_count - 1, bool(message[0])), message
+        # The flag is inside the LZMA data (the 2012 wire): remember it rather than decompress.
+        return LegacyHeader(self._frame_count - 1, self._last_was_keyframe), message
 
     def catchup(self):
-        """A keyframe of the latest frame (the 2012 format has no catch-up flag)."""
+        """A keyframe of the latest frame (the 2012 format has no catch-up flag).
+
+        Compressed once per frame however many viewers join or resync during it, as every other
+        profile's: LZMA at every request once let one viewer's resyncs slow the stream for all.
+        """
         if self._codes is None:
             return None
-        return legacy_message(True, self._codes, self._codes)
+        if self._catchup_message is None:
+            self._catchup_message = legacy_message(True, self._codes, self._codes)
+        return self._catchup_message
 
 
 def decode_legacy(message, previous_codes):

@@ -11,6 +11,8 @@ from pathlib import Path
 TOKEN_ENV_VAR = "DEPTHCAM_RELAY_TOKEN"
 # Short enough to type, long enough not to guess (e.g. `openssl rand -hex 16` gives 32).
 MIN_TOKEN_CHARS = 16
+# Permission bits a token file may not have: any access for its group or for other users.
+TOKEN_FILE_FORBIDDEN_MODE = 0o077
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation)
 
 
@@ -44,12 +46,16 @@ def choose_token(file_text=None, file_name=None, environ=None):
 def read_token(token_file=None, environ=None):
     """The publish token from ``token_file`` (a path) if given, else ``$DEPTHCAM_RELAY_TOKEN``.
 
-    ``environ`` defaults to ``os.environ``. Raises TokenConfigError (an unreadable file included).
+    ``environ`` defaults to ``os.environ``. Raises TokenConfigError (an unreadable file included,
+    and one that its group or other users may read: anyone who reads it may publish).
     """
     environ = os.environ if environ is None else environ
     if token_file is None:
         return choose_token(environ=environ)
     try:
+        if os.stat(token_file).st_mode & TOKEN_FILE_FORBIDDEN_MODE:
+            raise TokenConfigError(
+                f"the token file {token_file} may be read by other users: chmod 600 {token_file}")
         text = Path(token_file).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise TokenConfigError(f"cannot read the token file {token_file}: {exc}") from exc

@@ -7,8 +7,9 @@ token is not part of it (a config gets printed and logged): see ``auth.py``.
 from dataclasses import dataclass
 from pathlib import Path
 
+from depthcam.broadcast.admission import AddressCaps
+from depthcam.broadcast.clientdir import find_client_dir
 from depthcam.broadcast.fanout import Fanout
-from depthcam.broadcast.files import default_client_dir
 from depthcam.broadcast.viewer import ViewerFactory
 from depthcam.protocol import limits
 from depthcam.protocol.streams import DEFAULT_STREAM
@@ -34,6 +35,11 @@ class RelayConfig:
     handshake_timeout_s: float = limits.OPEN_HANDSHAKE_TIMEOUT_S
     ping_interval_s: float = limits.AUTO_PING_INTERVAL_S
     ping_timeout_s: float = limits.AUTO_PING_TIMEOUT_S
+    max_connections_per_address: int = AddressCaps.max_connections
+    max_handshakes_per_address: int = AddressCaps.max_handshakes
     allowed_origins: tuple = ()  # empty: viewers from any origin
-    client_dir: Path = default_client_dir()
+    tls_cert: Path | None = None  # PEM certificate chain: listen with TLS (wss://, https://)
+    tls_key: Path | None = None  # its PEM private key
+    public_stats: bool = False  # /stats names streams to anyone, not only to the token holder
+    client_dir: Path = find_client_dir()
     default_stream: str = DEFAULT_STREAM

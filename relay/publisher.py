@@ -19,11 +19,13 @@ Bad input from an authenticated source:
   it from reaching anyone until the next keyframe.
 """
 
+import txaio
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.logger import Logger
 
 from depthcam.broadcast.closing import close_with
+from depthcam.broadcast.ratelimitedlog import RateLimitedLog
 from depthcam.codec.errors import FrameFormatError
 from depthcam.protocol.closecodes import CloseCode
 from depthcam.protocol.control import viewers_message
@@ -33,6 +35,10 @@ from depthcam.relay.registry import RelayFullError
 
 class PublisherProtocol(WebSocketServerProtocol):
     """One source connection (see the module docstring)."""
+
+    # Autobahn logs two lines of its own (info and warn) for every refused handshake; ours go
+    # through a RateLimitedLog, so only Autobahn's errors pass.
+    log = txaio.make_logger(level="error")
 
     stream_name = None  # set for each connection by resources.StreamSockets
     _stream = None  # the RelayStream, from admission in onConnect until onClose
@@ -49,7 +55,8 @@ class PublisherProtocol(WebSocketServerProtocol):
             self.factory.token_check.check(request.headers.get("authorization"))
         except AuthError as exc:
             registry.sources_refused += 1
-            self._log.warn(
+            self.factory.limited_log.warn(
+                f"source refused {exc.http_status}",
                 "source {peer} for {name} refused ({status}): {reason}",
                 peer=self.peer, name=self.stream_name, status=exc.http_status, reason=exc.reason,
             )
@@ -57,7 +64,8 @@ class PublisherProtocol(WebSocketServerProtocol):
         try:
             self._stream = registry.admit_publisher(self.stream_name)
         except RelayFullError as exc:
-            self._log.warn("source {peer} refused: {reason}", peer=self.peer, reason=exc)
+            self.factory.limited_log.warn("source refused 503", "source {peer} refused: {reason}",
+                                          peer=self.peer, reason=exc)
             raise ConnectionDeny(exc.http_status, str(exc)) from exc
 
     def onOpen(self):
@@ -110,7 +118,11 @@ class PublisherFactory(WebSocketServerFactory):
     protocol = PublisherProtocol
 
     def __init__(self, registry, token_check, max_message_bytes, reactor=None):
-        super().__init__(reactor=reactor)
+        # No Server header naming Autobahn and its version in the handshake answer.
+        super().__init__(reactor=reactor, server=None)
+        # Refusals log one line per cause, then a count: a token-guessing flood is one line.
+        self.limited_log = RateLimitedLog(Logger(namespace="depthcam.relay.publisher"),
+                                          clock=self.reactor)
         self.registry = registry
         self.token_check = token_check
         self.setProtocolOptions(

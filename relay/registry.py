@@ -4,7 +4,9 @@ Streams are created when a viewer or a source first asks for one (a viewer may w
 that has not connected yet) and forgotten when the last of them leaves. Names match
 ``depthcam.protocol.streams``' ``STREAM_NAME``; the site answers 404 for any other.
 
-Limits: at most ``max_streams`` streams, ``max_viewers`` viewers in all and
+Limits: at most ``max_streams`` streams with a source (a name that only viewers asked for does
+not count: a viewer of a stream that has no source yet waits for it, within the viewer limits
+and its address's caps, so idle viewers on made-up names cannot squat the camera's slots), ``max_viewers`` viewers in all and
 ``max_viewers_per_stream`` on one stream. A connection is counted from its handshake
 (``admit_*``) to its close (``release_*``), so a flood of handshakes cannot slip past a limit
 before any of them opens. Past a limit, ``admit_*`` raises ``RelayFullError`` (HTTP 503); the
@@ -91,11 +93,7 @@ class StreamRegistry:
         if stream is not None and stream.viewer_slots >= self.max_viewers_per_stream:
             self.viewers_refused += 1
             raise RelayFullError(f"stream full: {self.max_viewers_per_stream} viewers")
-        try:
-            stream = self._stream(name)
-        except RelayFullError:
-            self.viewers_refused += 1
-            raise
+        stream = self._stream(name)
         stream.viewer_slots += 1
         self.viewer_slots += 1
         return stream
@@ -108,11 +106,11 @@ class StreamRegistry:
 
     def admit_publisher(self, name):
         """Count an authenticated source's handshake for ``name`` and return the stream."""
-        try:
-            stream = self._stream(name)
-        except RelayFullError:
+        stream = self.streams.get(name)
+        if (stream is None or not stream.publisher_slots) and self.sourced_streams() >= self.max_streams:
             self.sources_refused += 1
-            raise
+            raise RelayFullError(f"relay full: {self.max_streams} streams with a source")
+        stream = self._stream(name)
         stream.publisher_slots += 1
         return stream
 
@@ -140,11 +138,13 @@ class StreamRegistry:
                 yield stream.publisher
             yield from stream.fanout.viewers()
 
+    def sourced_streams(self):
+        """How many streams have a source admitted (what ``max_streams`` limits)."""
+        return sum(1 for stream in self.streams.values() if stream.publisher_slots)
+
     def _stream(self, name):
         stream = self.streams.get(name)
         if stream is None:
-            if len(self.streams) >= self.max_streams:
-                raise RelayFullError(f"relay full: {self.max_streams} streams")
             stream = self.streams[name] = self._make_stream(name)
         return stream
 

@@ -20,6 +20,7 @@ from twisted.web import pages
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from depthcam.broadcast.admission import AddressCaps, AddressGuard
 from depthcam.broadcast.closing import close_with
 from depthcam.broadcast.files import ClientFiles
 from depthcam.broadcast.site import QuietSite
@@ -28,7 +29,8 @@ from depthcam.broadcast.viewer import ViewerFactory
 from depthcam.protocol import limits
 from depthcam.protocol.closecodes import CloseCode
 from depthcam.protocol.streams import is_valid_stream_name
-from depthcam.relay.auth import AuthError, OriginPolicy
+from depthcam.relay.auth import AuthError, OriginPolicy, OriginRefused
+from depthcam.relay.bus import BusStream
 from depthcam.relay.publisher import PublisherFactory
 from depthcam.relay.registry import RelayStream, StreamRegistry
 
@@ -43,10 +45,10 @@ class ViewerAdmission:
         self._origin_policy = origin_policy
 
     def admit_viewer(self, stream_name, origin):
-        """The RelayStream for a viewer's handshake; raises AuthError (403) or RelayFullError (503)."""
+        """The RelayStream for a viewer's handshake; raises OriginRefused (403) or RelayFullError (503)."""
         try:
             self._origin_policy.check(origin)
-        except AuthError:
+        except OriginRefused:
             self._registry.viewers_refused += 1
             raise
         return self._registry.admit_viewer(stream_name)
@@ -87,9 +89,10 @@ class StreamSockets(Resource):
 
 @dataclass(frozen=True)
 class Relay:
-    """A built relay: the Site to listen with, and its StreamRegistry (for tests and the bench)."""
+    """A built relay: the factory to listen with (its Site behind the per-address guard), and its
+    StreamRegistry (for tests and the bench)."""
 
-    site: Site
+    site: AddressGuard
     registry: StreamRegistry
 
     def close_connections(self, code=CloseCode.GOING_AWAY, reason="relay shutting down"):
@@ -110,8 +113,11 @@ def _connection_options(config):
     )
 
 
-def build_relay(config, token_check, reactor=None):
-    """Wire a relay from a RelayConfig and a ``auth.BearerTokenCheck``; return it as a Relay."""
+def build_relay(config, token_check, reactor=None, link=None):
+    """Wire a relay from a RelayConfig and a ``auth.BearerTokenCheck``; return it as a Relay.
+
+    ``link`` (optional): a ``bus.BusLink`` joining the relay's streams to other relays'.
+    """
     if reactor is None:
         from twisted.internet import reactor
     make_stream = partial(
@@ -121,12 +127,15 @@ def build_relay(config, token_check, reactor=None):
         max_unsent_bytes=config.max_unsent_bytes,
         stuck_timeout_s=config.stuck_timeout_s,
     )
-    registry = StreamRegistry(
-        make_stream,
+    registry_limits = dict(
         max_streams=config.max_streams,
         max_viewers=config.max_viewers,
         max_viewers_per_stream=config.max_viewers_per_stream,
     )
+    if link is None:
+        registry = StreamRegistry(make_stream, **registry_limits)
+    else:
+        registry = link.make_registry(partial(BusStream, **make_stream.keywords), **registry_limits)
     viewers = ViewerFactory(
         ViewerAdmission(registry, OriginPolicy(config.allowed_origins)),
         socket_buffer_bytes=config.viewer_socket_buffer_bytes, reactor=reactor,
@@ -141,11 +150,31 @@ def build_relay(config, token_check, reactor=None):
     root.putChild(b"view", StreamSockets(viewers))
     root.putChild(b"source", StreamSockets(sources))
     root.putChild(b"ws", WebSocketResource(_ForStream(viewers, config.default_stream)))
+    guard = None  # set below; /stats reads its counters when asked
+
+    def may_name_streams(request):
+        if config.public_stats:
+            return True
+        try:
+            token_check.check(request.getHeader(b"authorization") and
+                              request.getHeader(b"authorization").decode("latin-1"))
+        except AuthError:
+            return False
+        return True
+
     root.putChild(b"stats", StatsResource(
         lambda: registry.streams,
         lambda: {"viewers_refused": registry.viewers_refused,
-                 "sources_refused": registry.sources_refused},
+                 "sources_refused": registry.sources_refused,
+                 **guard.counters(),
+                 **({} if link is None else {"bus": link.stats()})},
         reactor,
+        may_name_streams,
     ))
     site = QuietSite(root, timeout=config.handshake_timeout_s, reactor=reactor)
-    return Relay(site, registry)
+    guard = AddressGuard(site, AddressCaps(
+        max_connections=config.max_connections_per_address,
+        max_handshakes=config.max_handshakes_per_address,
+        handshake_deadline_s=config.handshake_timeout_s,
+    ), clock=reactor)
+    return Relay(guard, registry)

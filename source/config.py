@@ -6,11 +6,9 @@ from pathlib import Path
 
 from twisted.logger import LogLevel
 
+from depthcam.broadcast.clientdir import find_client_dir
 from depthcam.broadcast.fanout import Fanout
-from depthcam.broadcast.files import default_client_dir
 from depthcam.codec.reduction import Reduction
-
-DEFAULT_CLIENT_DIR = default_client_dir()
 
 
 class Wire(enum.Enum):
@@ -48,7 +46,7 @@ class SourceConfig:
     wire: Wire = Wire.CLASSIC
     device: DeviceSpec = DeviceSpec("scene")
     scene_seed: int = 0
-    client_dir: Path = DEFAULT_CLIENT_DIR
+    client_dir: Path = find_client_dir()
     log_level: LogLevel = LogLevel.info
     # Recordings (file:, fakenect:, png:) and the Kinect.
     loop: bool = False
@@ -61,6 +59,15 @@ class SourceConfig:
     token_file: Path | None = None
     # Direct mode: how far behind live a viewer may fall before it skips to the newest keyframe.
     max_lag_s: float = Fanout.MAX_LAG_S
+    # Direct mode: Origins (scheme://host[:port]) whose pages may watch besides its own and this
+    # machine's; a PEM certificate chain and key to listen with TLS (https://, wss://).
+    allowed_origins: tuple = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Push mode: a PEM file of the CA(s) that signed the relay's certificate (None: the system's),
+    # and whether plain ws:// to another machine is allowed (the token crosses it readable).
+    ca_file: Path | None = None
+    insecure: bool = False
 
     @property
     def keyframe_interval_frames(self):

@@ -39,12 +39,18 @@ Policies, each a class attribute that tests (or a subclass) may override:
   reports itself full (Twisted's producer contract: ``pauseProducing``) gets no frames; once it
   drains (``resumeProducing``), deltas are still skipped and a keyframe is requested, and
   sending resumes with that keyframe, so the relay never receives a broken delta chain.
+- **TLS.** A ``wss://`` relay's certificate is checked against the system's CAs (or
+  ``tls_options``' own: ``--ca-file`` for a private CA) and against the relay's host name; a
+  certificate that fails is one log line ("the relay's TLS certificate was refused"), and the
+  token is never sent. Plain ``ws://`` to a host other than this machine is refused by the
+  command line unless ``--insecure`` (the token would cross the network readable).
 - **Idle.** The relay says how many viewers watch (``{"type": "viewers", "count": N}``). With
   none, or with no relay connection, the sink asks for a pause (``on_demand(False)``): the pump
   stops reading and encoding until a viewer comes, then starts again with a keyframe.
 """
 
 import txaio
+from OpenSSL import SSL
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
 from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
@@ -52,6 +58,7 @@ from twisted.internet.protocol import ReconnectingClientFactory
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from depthcam.broadcast.tls import client_tls
 from depthcam.protocol import limits
 from depthcam.protocol.closecodes import CloseCode
 from depthcam.protocol.control import ControlMessageError, parse_viewers_message
@@ -175,6 +182,7 @@ class PushProtocol(WebSocketClientProtocol):
     # relay refuses: the factory logs one line per run of refusals instead, so only errors pass.
     log = txaio.make_logger(level="error")
     opened = False
+    lost_reason = None  # the exception the connection was lost with
 
     def onOpen(self):
         self.opened = True
@@ -190,6 +198,11 @@ class PushProtocol(WebSocketClientProtocol):
         except ControlMessageError:
             return
         self.factory.sink.viewers_changed(count)
+
+    def connectionLost(self, reason):
+        # Autobahn's onClose gives no cause for a connection that failed its TLS handshake.
+        self.lost_reason = reason.value
+        super().connectionLost(reason)
 
     def onClose(self, wasClean, code, reason):
         self.factory.connection_closed(self, code, reason)
@@ -232,8 +245,12 @@ class PushFactory(WebSocketClientFactory, ReconnectingClientFactory):
     # A relay host that drops packets instead of refusing is given this long per attempt.
     CONNECT_TIMEOUT_S = 10
 
-    def __init__(self, url, token, sink, reactor=None):
+    def __init__(self, url, token, sink, reactor=None, tls_options=None):
         super().__init__(url, headers={"Authorization": f"Bearer {token}"}, reactor=reactor)
+        if self.isSecure and tls_options is None:
+            # Never Autobahn's default for wss://, which checks no certificate at all.
+            tls_options = client_tls(self.host)
+        self.tls_options = tls_options
         self.clock = self.reactor
         self.delay = self.initialDelay  # Twisted's class default is its own initialDelay's
         self.sink = sink
@@ -255,7 +272,8 @@ class PushFactory(WebSocketClientFactory, ReconnectingClientFactory):
     def start(self):
         """Connect to the relay (and keep reconnecting until ``stop()``)."""
         self.resetDelay()
-        self.connector = connectWS(self, timeout=self.CONNECT_TIMEOUT_S)
+        self.connector = connectWS(self, contextFactory=self.tls_options,
+                                   timeout=self.CONNECT_TIMEOUT_S)
 
     def stop(self):
         """Stop reconnecting and close the connection with 1000; fires once it is closed."""
@@ -298,7 +316,14 @@ class PushFactory(WebSocketClientFactory, ReconnectingClientFactory):
                 log.info("disconnected from relay {url} ({code})", url=self.url, code=code)
             return
         status = connection.handshake_status()
-        if code == CloseCode.SOURCE_REPLACED:
+        if isinstance(connection.lost_reason, SSL.Error):
+            self.delay = self.maxDelay
+            self._report(
+                f"the relay's TLS certificate was refused ({connection.lost_reason}): check the "
+                f"relay's host name, and --ca-file for a private CA; retrying every "
+                f"{self.maxDelay:g} s"
+            )
+        elif code == CloseCode.SOURCE_REPLACED:
             self.delay = self.maxDelay
             log.warn(
                 "relay {url}: another source took this stream over (4001); trying again in "

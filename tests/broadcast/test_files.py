@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 from twisted.web.test.requesthelper import DummyRequest
 
-from depthcam.broadcast.files import ClientFiles, default_client_dir, reachable_files
+from depthcam.broadcast.clientdir import find_client_dir
+from depthcam.broadcast.files import ClientFiles
+from depthcam.broadcast.pagefiles import page_files
 
-CLIENT_DIR = default_client_dir()
+CLIENT_DIR = find_client_dir()
 needs_client = pytest.mark.skipif(not (CLIENT_DIR / "node_modules").is_dir(),
                                   reason="client/node_modules is missing: run make setup")
 
@@ -24,7 +26,7 @@ def fetch(files, path):
 
 
 def test_the_client_dir_is_the_repositorys_client_folder():
-    """default_client_dir() finds client/index.html beside the packages."""
+    """find_client_dir() finds client/index.html (an editable install: the checkout's)."""
     assert (CLIENT_DIR / "index.html").is_file()
     assert Path(CLIENT_DIR).name == "client"
 
@@ -32,7 +34,7 @@ def test_the_client_dir_is_the_repositorys_client_folder():
 def test_the_page_and_every_module_it_loads_are_reachable():
     """main.js, what it imports, the worker loaded through new URL(), and the packages' modules
     reached through the import map are all on the list; package metadata is not."""
-    files = reachable_files(CLIENT_DIR)
+    files = page_files(CLIENT_DIR).present
     for name in ("index.html", "main.js", "decoder.js", "decodeWorker.js", "ContextStream.js"):
         assert name in files
     assert "package.json" not in files
@@ -41,7 +43,7 @@ def test_the_page_and_every_module_it_loads_are_reachable():
 @needs_client
 def test_the_import_map_and_package_internal_imports_are_followed():
     """three (and its core), an addon, and node-liblzma's ../errors.js and .wasm are reachable."""
-    files = reachable_files(CLIENT_DIR)
+    files = page_files(CLIENT_DIR).present
     for name in ("node_modules/three/build/three.module.js", "node_modules/three/build/three.core.js",
                  "node_modules/three/examples/jsm/controls/OrbitControls.js",
                  "node_modules/node-liblzma/lib/errors.js",

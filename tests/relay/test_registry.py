@@ -78,17 +78,17 @@ def test_viewer_limits_refuse_new_viewers_only():
     registry.admit_viewer("a")
 
 
-def test_stream_limit_refuses_new_names_for_viewers_and_sources():
-    """Past max_streams no new stream is created, for viewers nor sources; existing ones still admit."""
+def test_stream_limit_counts_only_streams_with_a_source():
+    """Viewer-made names never fill max_streams; past it, a new source is refused, a known one admitted."""
     registry = make_registry(max_streams=1)
-    registry.admit_viewer("a")
-    with pytest.raises(RelayFullError, match="1 streams"):
-        registry.admit_viewer("b")
-    with pytest.raises(RelayFullError):
-        registry.admit_publisher("b")
+    for name in ("x", "y", "z"):
+        registry.admit_viewer(name)
     registry.admit_publisher("a")
-    assert (registry.viewers_refused, registry.sources_refused) == (1, 1)
-    assert list(registry.streams) == ["a"]
+    with pytest.raises(RelayFullError, match="1 streams with a source"):
+        registry.admit_publisher("b")
+    registry.admit_publisher("a")  # a second source for the same stream (a takeover)
+    assert (registry.viewers_refused, registry.sources_refused) == (0, 1)
+    assert registry.sourced_streams() == 1
 
 
 def test_a_newer_source_takes_over():

@@ -93,7 +93,7 @@ async def test_stats_over_http(start_relay, scene_stream):
     source.send_frame(b"garbage")
     await relay.clients.handshake_status("/source/live", [("Authorization", "Bearer nope")])
 
-    status, body = await relay.get("/stats")
+    status, body = await relay.get("/stats", TOKEN)
     assert status == 200
     document = json.loads(body)
     live = document["streams"]["live"]

@@ -22,8 +22,10 @@ from tests.source.viewers import within
 FPS = 20
 # Long enough that no keyframe falls inside a test: a late joiner must be caught up.
 KEYFRAME_INTERVAL_FRAMES = 600
-# Frames over which the rate is checked (1 s at FPS).
+# Frames over which the viewer is checked to keep up with the pump (1 s at FPS).
 RATE_WINDOW_FRAMES = 20
+# Frames the pump may have sent that the viewer has not yet received, at either end of the window.
+MAX_FRAMES_IN_FLIGHT = 2
 CLOSE_MESSAGE_TOO_BIG = 1009
 
 RESYNC = json.dumps({"type": "resync"}).encode()
@@ -70,17 +72,19 @@ def decode_stream(messages):
 @pytest_twisted.ensureDeferred
 async def test_viewer_gets_a_keyframe_first_then_frames_at_about_the_rate(direct_server,
                                                                          connect_viewer):
-    """A real viewer's first frame is a keyframe, the rest decode in order at ≥ 50 % of the rate."""
+    """A real viewer's first frame is a keyframe, the rest decode in order, as fast as the pump sends them."""
     viewer = await connect_viewer(direct_server.port)
     await viewer.received(1)
-    started_s = reactor.seconds()
+    sent_before = direct_server.pump.frames_sent
     await viewer.received(1 + RATE_WINDOW_FRAMES)
-    elapsed_s = reactor.seconds() - started_s
+    sent_during = direct_server.pump.frames_sent - sent_before
     decoded = decode_stream(viewer.frames())
     assert decoded[0].header.is_keyframe
     sequences = [frame.header.sequence for frame in decoded]
     assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
-    assert elapsed_s <= 2 * RATE_WINDOW_FRAMES / FPS
+    # Counts, not wall time (a loaded machine slows the pump as much as the viewer): while the
+    # viewer got its frames, the pump sent those and at most a frame or two still on their way.
+    assert RATE_WINDOW_FRAMES - MAX_FRAMES_IN_FLIGHT <= sent_during <= RATE_WINDOW_FRAMES + MAX_FRAMES_IN_FLIGHT
 
 
 @pytest_twisted.ensureDeferred

@@ -36,10 +36,13 @@ PUSH_URLS = [
     ("ws://relay.example:9000", "ws://relay.example:9000/source/default"),  # the 2012 form
     ("ws://relay.example:9000/", "ws://relay.example:9000/source/default"),
     ("ws://127.0.0.1:9001/source/cam_2-b", "ws://127.0.0.1:9001/source/cam_2-b"),
+    ("wss://relay.example/source/kitchen", "wss://relay.example/source/kitchen"),
+    ("wss://relay.example:8443", "wss://relay.example:8443/source/default"),
 ]
 BAD_PUSH_COMMAND_LINES = [
     ["push", "http://relay:9000/source/default"],
-    ["push", "wss://relay:9000/source/default"],
+    ["push", "wss://relay:9000/view/default"],
+    ["push", "ws://relay:9000/source/default"],  # plain ws:// to another machine, no --insecure
     ["push", "ws://relay:9000/view/default"],
     ["push", "ws://relay:9000/source/"],
     ["push", "ws://relay:9000/source/two words"],
@@ -56,7 +59,8 @@ BAD_PUSH_COMMAND_LINES = [
 def test_push_urls_name_a_relay_stream_and_the_2012_form_means_the_default():
     """`push URL` keeps /source/NAME, and a URL without a path (the 2012 form) means /source/default."""
     for typed, meant in PUSH_URLS:
-        config = parse_config(["push", typed, "--token-file", "/etc/depthcam/token"])
+        # --insecure: plain ws:// to another machine is refused without it (tests/security).
+        config = parse_config(["push", typed, "--token-file", "/etc/depthcam/token", "--insecure"])
         assert (config.command, config.relay_url) == ("push", meant)
         assert str(config.token_file) == "/etc/depthcam/token"
 
@@ -199,6 +203,7 @@ async def start_push(tmp_path, fast_backoff):
     def start(relay, token=TOKEN, stream="default"):
         token_file = tmp_path / f"token-{len(running)}"
         token_file.write_text(token + "\n")
+        token_file.chmod(0o600)  # read_token refuses a file others may read
         config = SourceConfig(
             command="push", relay_url=f"ws://127.0.0.1:{relay.port}/source/{stream}",
             token_file=token_file, fps=FPS, keyframe_interval_s=NO_INTERVAL_KEYFRAME_S,
