@@ -13,7 +13,6 @@ DEV_STAMP := $(VENV)/.depthcam-dev
 CLIENT_STAMP := client/node_modules/.depthcam-installed
 TEST_CLIENT_STAMP := tests/client/node_modules/.depthcam-installed
 CONTEXT_WASM := client/contextmodel.wasm
-WASM_CC ?= clang
 
 .PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium firefox coder kinect bench vectors clean
 
@@ -50,16 +49,15 @@ $(TEST_CLIENT_STAMP): tests/client/package.json tests/client/package-lock.json
 
 # classic-cm's decoder for the browser is the C coder itself, compiled to freestanding WebAssembly
 # by Debian's clang and lld (no emscripten, no libc), installed as chromium is installed.
-# setup.py compiles a wheel's copy with the same flags (WASM_FLAGS there).
-$(CONTEXT_WASM): codec/_contextmodel.c
-	@if ! command -v $(WASM_CC) >/dev/null || ! command -v wasm-ld >/dev/null; then \
+$(CONTEXT_WASM): codec/_contextmodel.c wasm_build.py
+	@if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang lld; \
 	  else \
 	    echo "clang and lld build the browser's classic-cm decoder; run: sudo apt-get install clang lld"; exit 1; \
 	  fi; \
 	fi
-	$(WASM_CC) --target=wasm32 -O3 -ffreestanding -fno-builtin -nostdlib -Wall -Wl,--no-entry -o $@ $<
+	$(PYTHON) wasm_build.py $@
 
 setup: $(RUNTIME_STAMP) $(CLIENT_STAMP) $(CONTEXT_WASM)
 

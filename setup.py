@@ -1,6 +1,5 @@
 """Builds what setup.cfg cannot declare: the compiled coder, and the viewer's files in the wheel."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,18 +13,15 @@ ROOT = Path(__file__).resolve().parent
 # viewer_bundle.py sits beside this file (in the sdist too); it is build-time code, not installed.
 sys.path.insert(0, str(ROOT))
 from viewer_bundle import bundle  # noqa: E402
+from wasm_build import WasmBuildError, build as build_wasm  # noqa: E402
 
 CLIENT_DIR = ROOT / "client"
 # Where the wheel's viewer lives inside the package: the `depthcam.client` package in setup.cfg.
 CLIENT_PACKAGE_PATH = Path("depthcam", "client")
 # --ignore-scripts: only the browser's files are wanted, never a native build of a package.
 NPM_CI_ARGS = ["ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"]
-# The page's classic-cm decoder: the C coder compiled to freestanding WebAssembly by clang and
-# lld, as the Makefile's client/contextmodel.wasm rule does (keep the two commands alike).
+# The page's classic-cm decoder, compiled by wasm_build.py as the Makefile's rule does.
 CONTEXT_WASM = "contextmodel.wasm"
-CODER_SOURCE = ROOT / "codec" / "_contextmodel.c"
-WASM_FLAGS = ["--target=wasm32", "-O3", "-ffreestanding", "-fno-builtin", "-nostdlib", "-Wall",
-              "-Wl,--no-entry"]
 
 
 class BuildPyWithViewer(build_py):
@@ -63,16 +59,18 @@ def stage_client(staging):
     """client/'s own files copied to ``staging``, with its npm packages installed and the classic-cm
     WebAssembly decoder compiled there; raises SetupError, saying what to install, without the tools."""
     npm = shutil.which("npm")
-    wasm_cc = shutil.which(os.environ.get("WASM_CC", "clang"))
-    if npm is None or wasm_cc is None or shutil.which("wasm-ld") is None:
-        raise SetupError("building a depthcam wheel needs npm (the viewer's libraries at the versions "
-                         "client/package-lock.json pins) and clang with lld (the viewer's classic-cm "
-                         "decoder); Debian: apt-get install npm clang lld")
+    if npm is None:
+        raise SetupError("building a depthcam wheel needs npm, to gather the viewer's libraries at "
+                         "the versions client/package-lock.json pins (Debian: apt-get install npm)")
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(CLIENT_DIR, staging, ignore=shutil.ignore_patterns("node_modules", CONTEXT_WASM))
+    # The page's classic-cm decoder: the C coder compiled to WebAssembly (not in the sdist).
+    try:
+        build_wasm(staging / CONTEXT_WASM)
+    except WasmBuildError as exc:
+        raise SetupError(f"building a depthcam wheel: {exc}") from exc
     subprocess.run([npm, *NPM_CI_ARGS], cwd=staging, check=True)
-    subprocess.run([wasm_cc, *WASM_FLAGS, "-o", staging / CONTEXT_WASM, CODER_SOURCE], check=True)
 
 
 setup(
