@@ -6,12 +6,16 @@ PY := $(VENV)/bin/python
 PORT ?= 9000
 DEVICE ?= scene
 CHROMIUM ?= /usr/bin/chromium
+FIREFOX ?= /usr/bin/firefox-esr
 
 RUNTIME_STAMP := $(VENV)/.depthcam-runtime
 DEV_STAMP := $(VENV)/.depthcam-dev
 CLIENT_STAMP := client/node_modules/.depthcam-installed
+TEST_CLIENT_STAMP := tests/client/node_modules/.depthcam-installed
+CONTEXT_WASM := client/contextmodel.wasm
+WASM_CC ?= clang
 
-.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium coder kinect bench vectors clean
+.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium firefox coder kinect bench vectors clean
 
 help:
 	@echo "make source-direct   run the source with the built-in scene on http://localhost:$(PORT)/"
@@ -37,7 +41,26 @@ $(CLIENT_STAMP): client/package.json client/package-lock.json
 	cd client && npm ci --no-audit --no-fund
 	@touch $@
 
-setup: $(RUNTIME_STAMP) $(CLIENT_STAMP)
+# Test-only npm packages: js-lzma (the 2012 client's decoder) and puppeteer-core, which drives the
+# system's firefox-esr and must never download a browser of its own.
+$(TEST_CLIENT_STAMP): tests/client/package.json tests/client/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: see INSTALL.md (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd tests/client && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+# classic-cm's decoder for the browser is the C coder itself, compiled to freestanding WebAssembly
+# by Debian's clang and lld (no emscripten, no libc), installed as chromium is installed.
+$(CONTEXT_WASM): codec/_contextmodel.c
+	@if ! command -v $(WASM_CC) >/dev/null || ! command -v wasm-ld >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang lld; \
+	  else \
+	    echo "clang and lld build the browser's classic-cm decoder; run: sudo apt-get install clang lld"; exit 1; \
+	  fi; \
+	fi
+	$(WASM_CC) --target=wasm32 -O3 -ffreestanding -fno-builtin -nostdlib -Wall -Wl,--no-entry -o $@ $<
+
+setup: $(RUNTIME_STAMP) $(CLIENT_STAMP) $(CONTEXT_WASM)
 
 # DEVICE: scene, kinect[:INDEX], file:PATH, fakenect:DIR or png:DIR; recordings loop.
 source-direct: setup
@@ -67,6 +90,16 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else \
 	    echo "Debian's chromium is needed for the browser tests; run: sudo apt-get install chromium"; exit 1; \
+	  fi; \
+	fi
+
+# Firefox runs headful on Xvfb (headless Firefox has no WebGL here): firefox-esr, xvfb and xauth.
+firefox:
+	@if [ ! -x $(FIREFOX) ] || ! command -v xvfb-run >/dev/null || ! command -v xauth >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr xvfb xauth; \
+	  else \
+	    echo "Debian's firefox-esr and xvfb are needed for the browser tests; run: sudo apt-get install firefox-esr xvfb xauth"; exit 1; \
 	  fi; \
 	fi
 
@@ -100,12 +133,12 @@ kinect: $(DEV_STAMP)
 # take 2 s together on an idle machine).
 JS_TEST_TAP := client/node_modules/.test-js.tap
 JS_TEST_TIMEOUT_MS := 120000
-test-js: $(CLIENT_STAMP)
+test-js: $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) $(CONTEXT_WASM)
 	node --test --test-timeout=$(JS_TEST_TIMEOUT_MS) --test-reporter=spec --test-reporter-destination=stdout \
 	  --test-reporter=tap --test-reporter-destination=$(JS_TEST_TAP) tests/client/
 	@grep -q '^# tests [1-9]' $(JS_TEST_TAP) || { echo "node --test found no tests in tests/client/"; exit 1; }
 
-test-py: $(DEV_STAMP) $(CLIENT_STAMP) chromium coder kinect
+test-py: $(DEV_STAMP) $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) $(CONTEXT_WASM) chromium firefox coder kinect
 	$(PY) -m pytest
 
 test: test-js test-py
@@ -116,6 +149,7 @@ bench: $(RUNTIME_STAMP)
 vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.vectors
 	$(PY) -m depthcam.codec.handmade_vectors
+	$(PY) -m depthcam.codec.edgevectors
 
 clean:
-	rm -rf $(VENV) client/node_modules .pytest_cache .hypothesis build dist *.egg-info codec/_contextmodel*.so
+	rm -rf $(VENV) client/node_modules tests/client/node_modules .pytest_cache .hypothesis build dist *.egg-info codec/_contextmodel*.so $(CONTEXT_WASM)

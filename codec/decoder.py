@@ -60,8 +60,10 @@ class DecodedFrame:
 class StreamDecoder:
     """Decodes the frames of one stream in order.
 
-    A rejected frame raises a ``CodecError`` and leaves the decoder as it was, except a sequence
-    gap, after which it waits for the next keyframe.
+    A rejected frame raises a ``CodecError`` and leaves the decoder as it was, except two, after
+    which it holds no frame and waits for the next keyframe (FORMAT.md, *Rejection rules*): a
+    ``SequenceGapError``, and a classic-cm ``CorruptPayloadError``, keyframe or delta (the model is
+    no longer the encoder's).
     """
 
     def __init__(self):

@@ -9,7 +9,7 @@ from twisted.internet import reactor
 
 from depthcam.codec import StreamDecoder
 from depthcam.codec.header import parse_header
-from depthcam.codec.legacy import decode_legacy
+from depthcam.codec.legacy import decode_legacy, pylzma_decompress
 from depthcam.codec.profiles import PROFILE_NAMES
 from depthcam.source.__main__ import serve
 from depthcam.source.config import SourceConfig, Wire
@@ -46,7 +46,8 @@ class LegacyWire:
 
     @staticmethod
     def is_keyframe(message):
-        return message[0] == 1
+        # The 2012 flag is the first byte inside the LZMA data.
+        return pylzma_decompress(message)[0] == 1
 
 
 @pytest_twisted.async_yield_fixture(params=WIRES, ids=[f"{p}-{w.value}" for p, w in WIRES])
