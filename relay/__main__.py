@@ -167,7 +167,8 @@ def _add_scaling_flags(parser):
                               "certificate; none: the system's trust store")
     scaling.add_argument("--upstream", default=None, metavar="URL",
                          help="re-broadcast stream NAME of another relay, watching "
-                              "ws[s]://HOST[:PORT]/view/NAME as a viewer")
+                              "ws[s]://HOST[:PORT]/view/NAME as a viewer (with --workers: worker 0 "
+                              "watches it; on a bus, give it to one relay only)")
     scaling.add_argument("--upstream-ca-file", type=Path, default=None,
                          help="PEM certificate of the CA that signed a wss:// upstream's "
                               "certificate; none: the system's trust store")
@@ -264,7 +265,7 @@ def main(argv=None):
     try:
         link = _build_link(args, reactor)
         relay = build_relay(config, token_check, reactor, link)
-        if args.upstream is not None:
+        if args.upstream:
             from depthcam.relay.upstream import stream_of_upstream
 
             stream_of_upstream(args.upstream)
@@ -293,7 +294,7 @@ def main(argv=None):
         from depthcam.relay.workers import stop_with_supervisor
 
         stop_with_supervisor(reactor)
-    if args.upstream is not None:
+    if args.upstream:
         from depthcam.relay.upstream import watch_upstream
 
         watch_upstream(args.upstream, relay.registry, reactor, args.upstream_ca_file)

@@ -10,8 +10,8 @@ One message on the socket (an ``Int32StringReceiver`` string)::
     op (u8: 1 subscribe, 2 unsubscribe, 3 publish, 4 message) · channel length (u8) · channel · payload
 
 Like Redis with a pub/sub output limit, the hub never queues without bound for a worker that
-does not read: once that worker's socket is full (Twisted's producer contract pauses the hub's
-producer), it is dropped; it reconnects, resubscribes and starts its streams at the next
+does not read: once ``MAX_QUEUED_BYTES`` wait for that worker (Twisted's producer contract pauses
+the hub's producer), it is dropped; it reconnects, resubscribes and starts its streams at the next
 keyframe, as after a Redis restart.
 """
 
@@ -81,10 +81,15 @@ class HubConnection(Int32StringReceiver):
     """The hub's side of one worker's connection."""
 
     MAX_LENGTH = 8 * 1024 * 1024  # a frame (FORMAT.md caps payloads at 4 MiB) and its prefix
+    # What may wait for one worker before it is dropped: like Redis's pubsub limit (8 MB held for
+    # 60 s), room for a worker busy for seconds with a crowd of its own viewers.
+    MAX_QUEUED_BYTES = 8 * 1024 * 1024
     log = Logger()
 
     def connectionMade(self):
         self.channels = set()
+        # FileDescriptor.bufferSize: the documented level past which write() pauses the producer.
+        self.transport.bufferSize = self.MAX_QUEUED_BYTES
         self.transport.registerProducer(_FullSignal(self), True)
 
     def stringReceived(self, data):

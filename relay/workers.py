@@ -198,7 +198,10 @@ def run_supervisor(args, argv, reactor):
         extra += ["--worker-hub", str(hub_path)]
 
     def worker_argv(index):
-        return [sys.executable, "-m", "depthcam.relay", *argv, *extra]
+        # One feed per stream: worker 0 watches the upstream, the others get it over the bus
+        # (each watching it would take the stream from the others in turn: newest source wins).
+        upstream_off = ["--upstream", ""] if index and args.upstream else []
+        return [sys.executable, "-m", "depthcam.relay", *argv, *extra, *upstream_off]
 
     def all_ready():
         log.info("relay on {scheme}://{host}:{port}/ ({count} workers, joined through {bus})",

@@ -132,8 +132,9 @@ async def test_source_moving_to_another_relay_takes_the_stream_everywhere(progra
 
 @pytest.fixture
 def small_buffer_redis(tmp_path):
-    """A Redis that drops a subscriber as soon as 64 kB wait for it (the default is 32 MB)."""
-    server = RedisServer(tmp_path, "--client-output-buffer-limit", "pubsub 64kb 32kb 1")
+    """A Redis that drops a subscriber as soon as 32 kB wait for it (the default is 32 MB): less
+    than the 2 s of frames (about 45 kB/s) that wait while a relay is stopped."""
+    server = RedisServer(tmp_path, "--client-output-buffer-limit", "pubsub 32kb 16kb 1")
     server.start()
     yield server
     server.kill()
@@ -146,7 +147,7 @@ async def test_a_stalled_subscriber_relay_blocks_no_one_and_recovers(programs, s
     once B runs again it resubscribes and its viewer goes on from a keyframe, nothing corrupt."""
     redis = small_buffer_redis
     relay_a, relay_b = bus_relay(programs, redis), bus_relay(programs, redis)
-    push_source(programs, relay_a.port, "--profile", "lossless")
+    push_source(programs, relay_a.port)
     on_a = await trackers(relay_a.port).viewer("default")
     on_b = await trackers(relay_b.port).viewer("default")
     await on_b.wait_for_frames(30)

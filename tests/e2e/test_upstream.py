@@ -4,7 +4,8 @@ import pytest_twisted
 
 from tests.e2e.conftest import relay_stats
 from tests.e2e.scaling import (
-    assert_decodable_with_gaps_at_keyframes, eventually, free_port, push_source, start_relay,
+    WORKERS_READY, HeaderViewer, assert_decodable_with_gaps_at_keyframes, assert_header_chain,
+    eventually, free_port, push_source, start_relay,
 )
 from tests.relay.clients import ClientTracker, assert_decodes_in_order
 
@@ -48,3 +49,20 @@ async def test_chained_relay_resumes_at_a_keyframe_after_its_upstream_restarts(p
     await viewer.wait_for_frames(cut_at + FLOWING_FRAMES)
     assert not viewer.closed
     assert_decodable_with_gaps_at_keyframes(viewer)
+
+
+@pytest_twisted.ensureDeferred
+async def test_workers_behind_an_upstream_watch_it_once_and_all_serve_it(programs, trackers):
+    """--workers 2 --upstream: one worker watches the origin (it counts one viewer), and viewers on
+    both workers get the stream, the second worker's through the local hub."""
+    origin = start_relay(programs)
+    push_source(programs, origin.port)
+    edge = start_relay(programs, "--workers", "2", "--upstream",
+                       f"ws://127.0.0.1:{origin.port}/view/default", ready=WORKERS_READY)
+    tracker = trackers(edge.port)
+    viewers = [await tracker.connect(HeaderViewer, "/view/default") for _ in range(8)]
+    for viewer in viewers:
+        await viewer.wait_for_frames(30)
+        assert not viewer.closed
+        assert_header_chain(viewer)
+    assert relay_stats(origin.port)["streams"]["default"]["viewers"] == 1
