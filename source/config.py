@@ -45,6 +45,11 @@ class SourceConfig:
     profile: str = "classic"
     error_mm: float | None = None  # fine profile's bound; None: FineEncoder.ERROR_MM
     wire: Wire = Wire.CLASSIC
+    # The colour picture sent with each frame of a camera that has one: "jpeg", "webp" or "off";
+    # its quality (1-100) and its size as a multiple of the profile's depth grid.
+    colour: str = "jpeg"
+    colour_quality: int = 75
+    colour_scale: int = 1
     device: DeviceSpec = DeviceSpec("scene")
     scene_seed: int = 0
     client_dir: Path = DEFAULT_CLIENT_DIR
