@@ -299,6 +299,13 @@ def build_parser():
                         metavar="DEGREES",
                         help="kinect: tilt the motor to this angle first, in degrees from level, "
                              "-30 to 30 (default: leave it where it is)")
+    parser.add_argument("--kinect-depth", choices=["registered", "raw"],
+                        default=SourceConfig.kinect_depth,
+                        help="kinect with --colour on: registered = millimetres moved onto the "
+                             "colour camera's pixels by libfreenect; raw = 11-bit disparity beside "
+                             "an unregistered picture, for a libfreenect whose fakenect cannot "
+                             "register (Debian's 0.5) (default: %(default)s; --colour off always "
+                             "sends raw disparity)")
     parser.add_argument("--retry", action="store_true", default=SourceConfig.retry,
                         help="kinect: keep trying, once a second, while the device is missing or "
                              "gone (default: say what is wrong in one line and exit with status 1)")
@@ -407,6 +414,7 @@ def parse_config(argv=None):
         loop=args.loop,
         depth_scale=args.depth_scale,
         tilt_deg=args.tilt_deg,
+        kinect_depth=args.kinect_depth,
         retry=args.retry,
         relay_url=relay_url,
         token_file=args.token_file,

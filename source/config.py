@@ -58,6 +58,9 @@ class SourceConfig:
     loop: bool = False
     depth_scale: float | None = None  # PNG units per metre; None: 1000, or 5000 for TUM folders
     tilt_deg: float | None = None
+    # kinect with colour: "registered" (libfreenect's DEPTH_REGISTERED, mm) or "raw" (11-bit,
+    # beside an unregistered picture; for a fakenect that cannot register).
+    kinect_depth: str = "registered"
     retry: bool = False
     # Push mode: the relay's ws://HOST:PORT/source/NAME, and where the publish token is (None:
     # $DEPTHCAM_RELAY_TOKEN). The token itself is read when pushing starts, never kept here.

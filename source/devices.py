@@ -10,11 +10,13 @@ def open_scene(spec, config, clock):
 
 
 def open_kinect(spec, config, clock):
-    """A Kinect v1 through freenect; ARGUMENT is its index (default 0)."""
+    """A Kinect v1 through freenect; ARGUMENT is its index (default 0). With ``--colour`` on, its
+    colour camera too, and depth registered to it (unless ``--kinect-depth raw``)."""
     from depthcam.source.kinect import KinectSource
 
     index = int(spec.argument) if spec.argument is not None else 0
-    return KinectSource(index, config.tilt_deg, config.retry, reactor=clock)
+    return KinectSource(index, config.tilt_deg, config.retry, reactor=clock,
+                        colour=config.colour != "off", registered=config.kinect_depth != "raw")
 
 
 def open_file(spec, config, clock):
