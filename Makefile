@@ -11,7 +11,7 @@ RUNTIME_STAMP := $(VENV)/.depthcam-runtime
 DEV_STAMP := $(VENV)/.depthcam-dev
 CLIENT_STAMP := client/node_modules/.depthcam-installed
 
-.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium coder bench vectors clean
+.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium coder bench bench-colour vectors clean
 
 help:
 	@echo "make source-direct   run the source with the built-in scene on http://localhost:$(PORT)/"
@@ -21,6 +21,7 @@ help:
 	@echo "make relay           run the relay on 0.0.0.0:$(PORT) (token in relay-token.txt or DEPTHCAM_RELAY_TOKEN)"
 	@echo "make bench-relay     relay load benchmark against a node.js ws relay"
 	@echo "make bench           codec benchmark table (make bench ARGS='DIR ...' for other recordings)"
+	@echo "make bench-colour    colour picture bytes and times beside the depth profiles"
 	@echo "make vectors         rewrite tests/vectors/ from the codec"
 
 $(RUNTIME_STAMP): setup.cfg setup.py pyproject.toml codec/_contextmodel.c
@@ -92,6 +93,9 @@ test: test-js test-py
 
 bench: $(RUNTIME_STAMP)
 	$(PY) bench/codec.py $(ARGS)
+
+bench-colour: $(RUNTIME_STAMP)
+	$(PY) bench/colour.py $(ARGS)
 
 vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.vectors

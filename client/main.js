@@ -53,6 +53,8 @@ const status = {
 	colourShown: false, // whether the last frame shown was drawn in its picture's colours
 	colourErrors: 0, // colour pictures the browser could not decode (those frames: depth colours)
 	colourDecodeMs: 0, // createImageBitmap time of the last picture, ms
+	intrinsics: null, // {fx, fy, cx, cy} the last frame came with (px), or null: the Kinect's lens
+	frameAgeMs: 0, // capture_time_us of the last frame shown against this clock, as it went to the screen, ms
 	background: BACKGROUND_COLOUR,
 };
 
@@ -202,6 +204,8 @@ function showPendingFrame() {
 	cloud.update( header, codes, units, { intrinsics, colour: picture || null } );
 	colourToggle.setAvailable( colour !== null );
 	status.colourShown = cloud.showingColour;
+	status.intrinsics = intrinsics;
+	status.frameAgeMs = Date.now() - header.capture_time_us / 1000;
 	if ( cloud.showingColour ) status.colourFrames ++;
 	status.updateMs = performance.now() - start;
 	followCamera.setCentre( cloud.centre );

@@ -191,7 +191,10 @@ class ViewerProtocol(WebSocketServerProtocol):
 
     def send_message(self, message):
         if self.state == self.STATE_OPEN:
-            self.sendMessage(message, isBinary=True, doNotCompress=True)
+            # Prepared, as the fanout's frames are: sendMessage would hold a catch-up frame to
+            # the viewers' own 4 KB message limit (a keyframe with colour is larger).
+            self.sendPreparedMessage(self.factory.prepareMessage(message, isBinary=True,
+                                                                 doNotCompress=True))
 
     def drop(self):
         self.dropConnection(abort=True)

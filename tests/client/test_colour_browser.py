@@ -13,6 +13,7 @@ import pytest
 from tests.client.test_browser import (CHROMIUM_ARGS, CHROMIUM, browser, canvas_pixels,  # noqa: F401
                                        cloud_share, open_viewer, start_source, stop, wait_for_frames)
 from tests.conftest import recording_path
+from tests.source.rsrecordings import FX, make_recording, require_sdk
 
 # client/PointCloud.js's RAMP_STOPS and main.js's BACKGROUND_COLOUR, sRGB.
 RAMP_STOPS = [(0.0, "#ffe066"), (0.3, "#fa7f38"), (0.6, "#cc3885"), (1.0, "#4852db")]
@@ -122,3 +123,27 @@ def test_depth_only_stream_has_no_colour_toggle(browser):  # noqa: F811
         page.close()
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def realsense_source(tmp_path_factory):
+    """The source playing a RealSense recording (made by the SDK from the kitchen) through the SDK."""
+    require_sdk()
+    path = tmp_path_factory.mktemp("realsense") / "kitchen.db3"
+    make_recording(path, 30)
+    process, url = start_source("--device", f"rsfile:{path}", "--loop")
+    yield url
+    stop(process)
+
+
+def test_realsense_recording_is_drawn_in_colour_with_its_lens(browser, realsense_source):  # noqa: F811
+    """A RealSense recording played through the SDK shows coloured points, and the viewer
+    unprojects with the camera's own intrinsics (585 px at 640 x 480: 146.25 at 160 x 120)."""
+    page, errors = open_viewer(browser, realsense_source)
+    page.wait_for_function("window.depthcam && window.depthcam.colourFrames >= 3", timeout=180000)
+    share, _ = not_depth_share(canvas_pixels(page))
+    assert share > 0.2, f"only {share:.1%} of the drawn pixels are beyond depth colouring"
+    intrinsics = page.evaluate("window.depthcam.intrinsics")
+    assert intrinsics["fx"] == FX / 4 and intrinsics["fy"] == FX / 4
+    assert not errors, errors
+    page.close()

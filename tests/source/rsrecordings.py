@@ -1,6 +1,7 @@
 """RealSense recordings made by the real SDK (``rs.software_device`` + ``rs.recorder``) from the
 shared 7-Scenes frames, for the tests that play them back through ``--device rsfile:``."""
 
+import gc
 import importlib.util
 
 import numpy as np
@@ -83,5 +84,7 @@ def make_recording(path, count):
     for sensor in (depth_sensor, colour_sensor):
         sensor.stop()
         sensor.close()
-    del recorder  # closes the file
+    # The file is complete once the recorder and the device it wraps are gone.
+    del recorder, device, depth_sensor, colour_sensor, depth_profile, colour_profile, delivered
+    gc.collect()
     return frames
