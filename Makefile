@@ -6,12 +6,16 @@ PY := $(VENV)/bin/python
 PORT ?= 9000
 DEVICE ?= scene
 CHROMIUM ?= /usr/bin/chromium
+FIREFOX ?= /usr/bin/firefox-esr
 
 RUNTIME_STAMP := $(VENV)/.depthcam-runtime
 DEV_STAMP := $(VENV)/.depthcam-dev
 CLIENT_STAMP := client/node_modules/.depthcam-installed
+TEST_CLIENT_STAMP := tests/client/node_modules/.depthcam-installed
+CONTEXT_WASM := client/contextmodel.wasm
+WASM_CC ?= clang
 
-.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium coder bench bench-colour vectors clean
+.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium firefox coder kinect realsense bench bench-colour vectors clean
 
 help:
 	@echo "make source-direct   run the source with the built-in scene on http://localhost:$(PORT)/"
@@ -30,7 +34,7 @@ $(RUNTIME_STAMP): setup.cfg setup.py pyproject.toml codec/_contextmodel.c
 	@touch $@
 
 $(DEV_STAMP): $(RUNTIME_STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,redis]'
 	@touch $@
 
 $(CLIENT_STAMP): client/package.json client/package-lock.json
@@ -38,7 +42,26 @@ $(CLIENT_STAMP): client/package.json client/package-lock.json
 	cd client && npm ci --no-audit --no-fund
 	@touch $@
 
-setup: $(RUNTIME_STAMP) $(CLIENT_STAMP)
+# Test-only npm packages: js-lzma (the 2012 client's decoder) and puppeteer-core, which drives the
+# system's firefox-esr and must never download a browser of its own.
+$(TEST_CLIENT_STAMP): tests/client/package.json tests/client/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: see INSTALL.md (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd tests/client && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+# classic-cm's decoder for the browser is the C coder itself, compiled to freestanding WebAssembly
+# by Debian's clang and lld (no emscripten, no libc), installed as chromium is installed.
+$(CONTEXT_WASM): codec/_contextmodel.c
+	@if ! command -v $(WASM_CC) >/dev/null || ! command -v wasm-ld >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang lld; \
+	  else \
+	    echo "clang and lld build the browser's classic-cm decoder; run: sudo apt-get install clang lld"; exit 1; \
+	  fi; \
+	fi
+	$(WASM_CC) --target=wasm32 -O3 -ffreestanding -fno-builtin -nostdlib -Wall -Wl,--no-entry -o $@ $<
+
+setup: $(RUNTIME_STAMP) $(CLIENT_STAMP) $(CONTEXT_WASM)
 
 # DEVICE: scene, kinect[:INDEX], file:PATH, fakenect:DIR or png:DIR; recordings loop.
 source-direct: setup
@@ -71,6 +94,16 @@ chromium:
 	  fi; \
 	fi
 
+# Firefox runs headful on Xvfb (headless Firefox has no WebGL here): firefox-esr, xvfb and xauth.
+firefox:
+	@if [ ! -x $(FIREFOX) ] || ! command -v xvfb-run >/dev/null || ! command -v xauth >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr xvfb xauth; \
+	  else \
+	    echo "Debian's firefox-esr and xvfb are needed for the browser tests; run: sudo apt-get install firefox-esr xvfb xauth"; exit 1; \
+	  fi; \
+	fi
+
 # The classic profile's context-mixing coder is C, built by pip when a compiler is there (else the
 # source falls back to LZMA). The tests need it: build it, installing gcc as chromium is installed.
 coder: $(RUNTIME_STAMP)
@@ -83,10 +116,38 @@ coder: $(RUNTIME_STAMP)
 	    echo "the C coder did not build: install a C compiler and Python's headers (Debian: sudo apt-get install gcc python3-dev), then make test"; exit 1; }; \
 	fi
 
-test-js: $(CLIENT_STAMP)
-	node --test tests/client/
+# The Kinect tests drive the real freenect bindings and libfreenect through Debian's fakenect
+# stand-in: the library and its fakenect build, gcc (for the test's C stub, and with the Python
+# headers for building the bindings), then the bindings in the venv. Installed as chromium is;
+# without them the Kinect tests skip, and the run's last line says so.
+KINECT_DEBS := libfreenect-dev libfreenect-bin gcc python3-dev
+kinect: $(DEV_STAMP)
+	@if [ "$$(id -u)" = 0 ] && command -v dpkg >/dev/null && ! dpkg -s $(KINECT_DEBS) >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(KINECT_DEBS); \
+	fi
+	@if [ -f /usr/include/libfreenect.h ] && ! $(PY) -c 'import freenect' 2>/dev/null; then \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,kinect]'; \
+	fi
 
-test-py: $(DEV_STAMP) $(CLIENT_STAMP) chromium coder
+# The RealSense tests record and play back through Intel's SDK (pyrealsense2: PyPI wheels for
+# Linux x86_64, nothing to build). Installed as the Kinect's bindings are; without a wheel for this
+# machine the RealSense tests skip, and the run's last line says so.
+realsense: $(DEV_STAMP)
+	@$(PY) -c 'import pyrealsense2' 2>/dev/null \
+	  || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,realsense]' \
+	  || echo "no pyrealsense2 wheel for this machine: the RealSense tests will skip"
+
+# node --test passes when it finds no test file (a rename is enough): the TAP copy of its report
+# must count at least one test. A test still running after JS_TEST_TIMEOUT_MS fails (all of them
+# take 2 s together on an idle machine).
+JS_TEST_TAP := client/node_modules/.test-js.tap
+JS_TEST_TIMEOUT_MS := 120000
+test-js: $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) $(CONTEXT_WASM)
+	node --test --test-timeout=$(JS_TEST_TIMEOUT_MS) --test-reporter=spec --test-reporter-destination=stdout \
+	  --test-reporter=tap --test-reporter-destination=$(JS_TEST_TAP) tests/client/
+	@grep -q '^# tests [1-9]' $(JS_TEST_TAP) || { echo "node --test found no tests in tests/client/"; exit 1; }
+
+test-py: $(DEV_STAMP) $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) $(CONTEXT_WASM) chromium firefox coder kinect realsense
 	$(PY) -m pytest
 
 test: test-js test-py
@@ -99,6 +160,8 @@ bench-colour: $(RUNTIME_STAMP)
 
 vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.vectors
+	$(PY) -m depthcam.codec.handmade_vectors
+	$(PY) -m depthcam.codec.edgevectors
 
 clean:
-	rm -rf $(VENV) client/node_modules .pytest_cache .hypothesis build codec/_contextmodel*.so
+	rm -rf $(VENV) client/node_modules tests/client/node_modules .pytest_cache .hypothesis build dist *.egg-info codec/_contextmodel*.so $(CONTEXT_WASM)

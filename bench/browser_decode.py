@@ -1,11 +1,16 @@
-"""Browser decode time per profile: client/decoder.js in headless Chromium on real recordings' frames.
+"""Browser decode time per profile: client/decoder.js in Chromium and Firefox on real recordings' frames.
 
-    python bench/browser_decode.py [DIR ...]
+    python bench/browser_decode.py [DIR ...] [--browsers chromium,firefox]
 
 Encodes each recording (default: every one in ../shared/data/) with each profile in Python, serves
-the messages and client/ on a loopback port, and has Debian's Chromium (through Playwright) decode
-each stream in order, several rounds, timing each ``StreamDecoder.decode`` with performance.now().
-Prints one Markdown table: median and p95 ms per frame. Compare on the same machine only.
+the messages and client/ on a loopback port, and has each browser decode each stream in order,
+several rounds, timing each ``StreamDecoder.decode`` with performance.now(): Debian's Chromium
+headless (Playwright), Debian's firefox-esr headful on Xvfb (puppeteer-core, tests/client/firefox.py).
+The classic profile (classic-cm) is decoded twice: by the client as it is (the C coder compiled to
+WebAssembly, client/contextmodel.wasm) and, as the baseline in the same run, by the client with
+the pure-JavaScript ContextModel.js it replaced (read from git at ``JS_BASELINE_REV``, served
+under /baseline/). Prints one Markdown table per browser: median and p95 ms per frame, and the
+baseline's median over the WebAssembly one's. Compare on the same machine only.
 """
 
 import argparse
@@ -14,6 +19,7 @@ import http.server
 import os
 import statistics
 import struct
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -30,6 +36,9 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
+# The last commit whose client/ContextModel.js is the pure-JavaScript classic-cm decoder.
+JS_BASELINE_REV = "0ea60ebe0cc2456d6ded190cb6d8b8d5d39e2fbe"
+BASELINE_PREFIX = "/baseline/"
 FRAMES_PER_STREAM = 60
 ROUNDS = 5  # each stream decoded this many times in order; the first round warms the JIT and is dropped
 PAGE = """<!doctype html><meta charset="utf-8"><script type="importmap">
@@ -37,7 +46,8 @@ PAGE = """<!doctype html><meta charset="utf-8"><script type="importmap">
              "zstddec": "/client/node_modules/zstddec/dist/zstddec.mjs"}}
 </script><script type="module">
 import { StreamDecoder } from '/client/decoder.js';
-window.measure = async ( name, rounds ) => {
+import { StreamDecoder as BaselineDecoder } from '/baseline/decoder.js';
+window.measure = async ( [ name, rounds, baseline ] ) => {
 	const data = new Uint8Array( await ( await fetch( `/messages/${name}` ) ).arrayBuffer() );
 	const messages = [];
 	for ( let offset = 0; offset < data.length; ) {
@@ -47,7 +57,7 @@ window.measure = async ( name, rounds ) => {
 	}
 	const times = [];
 	for ( let round = 0; round < rounds; round ++ ) {
-		const decoder = new StreamDecoder();
+		const decoder = baseline ? new BaselineDecoder() : new StreamDecoder();
 		for ( const message of messages ) {
 			const start = performance.now();
 			decoder.decode( message );
@@ -66,13 +76,18 @@ class BenchHandler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm"}
 
-    def __init__(self, *args, streams, **kwargs):
+    def __init__(self, *args, streams, baseline_model, **kwargs):
         self.streams = streams
+        self.baseline_model = baseline_model
         super().__init__(*args, directory=str(REPO), **kwargs)
 
     def do_GET(self):
         if self.path == "/bench.html":
             return self._send(PAGE.encode(), "text/html")
+        if self.path == BASELINE_PREFIX + "ContextModel.js":
+            return self._send(self.baseline_model, "text/javascript")
+        if self.path.startswith(BASELINE_PREFIX):  # the rest of the baseline client is today's
+            self.path = "/client/" + self.path[len(BASELINE_PREFIX):]
         if self.path.startswith("/messages/"):
             return self._send(self.streams[self.path.rsplit("/", 1)[1]], "application/octet-stream")
         return super().do_GET()
@@ -100,35 +115,82 @@ def encode_streams(folders):
     return streams
 
 
+def measure_page(page, streams):
+    """Table rows for every stream on a page showing bench.html; classic also through the baseline."""
+    page.wait_for_function("window.ready === true")
+    rows = []
+    for name in streams:
+        recording, profile = name.rsplit(".", 1)
+        runs = [False, True] if profile == "classic" else [False]
+        medians = {}
+        for baseline in runs:
+            times = sorted(page.evaluate("(args) => window.measure(args)", [name, ROUNDS, baseline]))
+            medians[baseline] = statistics.median(times)
+            label = f"{profile} (JS baseline)" if baseline else (f"{profile} (WebAssembly)" if profile == "classic" else profile)
+            rows.append([recording, label, f"{medians[baseline]:.2f}", f"{times[int(len(times) * 0.95)]:.2f}",
+                         str(len(times)), ""])
+        if True in medians:
+            rows[-1][-1] = f"{medians[True] / medians[False]:.2f}"
+    return rows
+
+
+def chromium_rows(url, streams):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(url)
+        rows = measure_page(page, streams)
+        version = f"Chromium {browser.version}, headless"
+        browser.close()
+    return version, rows
+
+
+def firefox_rows(url, streams):
+    sys.path.insert(0, str(REPO))
+    from tests.client.firefox import FirefoxBrowser, firefox_missing
+
+    if firefox_missing():
+        raise SystemExit(firefox_missing())
+    browser = FirefoxBrowser()
+    try:
+        page = browser.new_page({"width": 800, "height": 600})
+        page.goto(url)
+        return f"Firefox {browser.version}, headful on Xvfb", measure_page(page, streams)
+    finally:
+        browser.close()
+
+
+BROWSERS = {"chromium": chromium_rows, "firefox": firefox_rows}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="*", help="recording folders (default: ../shared/data/*)")
+    parser.add_argument("--browsers", default="chromium,firefox",
+                        help="comma-separated browsers to measure: chromium, firefox (default: both)")
     args = parser.parse_args(argv)
     folders = args.folders or sorted(str(p) for p in SHARED_DATA.iterdir() if p.is_dir())
+    browsers = [name.strip() for name in args.browsers.split(",") if name.strip()]
+    unknown = set(browsers) - set(BROWSERS)
+    if unknown:
+        parser.error(f"unknown browser(s): {', '.join(sorted(unknown))}")
+    baseline_model = subprocess.run(["git", "-C", str(REPO), "show", f"{JS_BASELINE_REV}:client/ContextModel.js"],
+                                    check=True, capture_output=True).stdout
     streams = encode_streams(folders)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(BenchHandler, streams=streams))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(BenchHandler, streams=streams, baseline_model=baseline_model))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    rows = []
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{server.server_port}/bench.html")
-            page.wait_for_function("window.ready === true")
-            version = browser.version
-            for name in streams:
-                times = sorted(page.evaluate("([name, rounds]) => window.measure(name, rounds)", [name, ROUNDS]))
-                recording, profile = name.rsplit(".", 1)
-                rows.append([recording, profile, f"{statistics.median(times):.2f}",
-                             f"{times[int(len(times) * 0.95)]:.2f}", str(len(times))])
-            browser.close()
+        for browser in browsers:
+            version, rows = BROWSERS[browser](f"http://127.0.0.1:{server.server_port}/bench.html", streams)
+            print(f"\n### browser decode ({version}; {FRAMES_PER_STREAM} frames × {ROUNDS - 1} rounds)\n")
+            print("| recording | profile | median ms/frame | p95 ms/frame | decodes | JS baseline / WebAssembly |")
+            print("|---|---|---:|---:|---:|---:|")
+            for row in rows:
+                print("| " + " | ".join(row) + " |")
+            sys.stdout.flush()
     finally:
         server.shutdown()
-    print(f"\n### browser decode (Chromium {version}, headless; {FRAMES_PER_STREAM} frames × {ROUNDS - 1} rounds)\n")
-    print("| recording | profile | median ms/frame | p95 ms/frame | decodes |")
-    print("|---|---|---:|---:|---:|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
     return 0
 
 

@@ -190,7 +190,7 @@ def profile_row(name, frames, **options):
                                                     str(bound) if name == "fine" else "–"]
     label = {"classic": "**classic** 160×120 (classic-cm, profile 5)",
              "classic-lzma": "classic-lzma 160×120 (profile 1)", "lossless": "**lossless** 640×480 (profiles 2/3)",
-             "fine": f"fine 320×240 ±{encoder.error_mm if name == 'fine' else ''} mm (profile 4)"}[name]
+             "fine": f"fine 320×240 ±{encoder.error_mm if name == 'fine' else ''} mm at 1.8 m (fine-inverse, profile 6)"}[name]
     return [label, *_size_columns(sizes, encode_s, decode_s), *error]
 
 

@@ -199,10 +199,18 @@ class Child:
         return sum(self.user_system_seconds())
 
     def user_system_seconds(self):
-        """(utime, stime) of the process so far: fields 14 and 15 of /proc/<pid>/stat (proc(5))."""
-        with open(f"/proc/{self.process.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) / CLOCK_TICKS_PER_S, int(fields[12]) / CLOCK_TICKS_PER_S
+        """(utime, stime) so far of the process and every process of its session (relay workers,
+        a bus pair's redis-server and relays): fields 14 and 15 of /proc/<pid>/stat (proc(5))."""
+        user = system = 0
+        for stat_path in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat_path.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # it ended meanwhile
+            if int(fields[3]) == self.process.pid:  # its session: start_new_session made it the leader
+                user += int(fields[11])
+                system += int(fields[12])
+        return user / CLOCK_TICKS_PER_S, system / CLOCK_TICKS_PER_S
 
     def alive(self):
         return self.process.poll() is None
@@ -309,6 +317,9 @@ class PythonRelay:
             "--token-file": str(token_file),
             "--max-viewers": str(viewers + 100),
             "--max-viewers-per-stream": str(viewers + 100),
+            # Every bench viewer comes from 127.0.0.1.
+            "--max-connections-per-address": str(viewers + 100),
+            "--max-handshakes-per-address": str(viewers + 100),
         }
         if self.options.max_unsent_bytes is not None:
             wanted["--max-unsent-bytes"] = str(self.options.max_unsent_bytes)
@@ -323,6 +334,53 @@ class PythonRelay:
                 return json.load(response)
         except (OSError, ValueError):
             return None
+
+
+class WorkersRelay(PythonRelay):
+    """The Python relay with ``--workers N`` (bench ``--workers``), joined by its local hub."""
+
+    def __init__(self, options):
+        super().__init__(options)
+        self.name = f"python {options.workers} workers"
+
+    def argv(self, port, viewers, token_file):
+        return super().argv(port, viewers, token_file) + ["--workers", str(self.options.workers)]
+
+
+class BusPairRelay(PythonRelay):
+    """Two Python relays joined through a real redis-server: the publisher pushes to relay A, the
+    viewers watch relay B, so every frame crosses the Redis hop (bench ``--bus``)."""
+
+    name = "2 relays via redis"
+
+    def argv(self, port, viewers, token_file):
+        relay_argv = super().argv(0, viewers, token_file)[len(self.command):]
+        relay_argv = relay_argv[2:]  # without the --port 0
+        self.source_port = free_port()
+        return [sys.executable, str(Path(__file__).resolve()), "--run-bus-pair",
+                f"{self.source_port},{port},{free_port()}", "--bus-pair-relay-args",
+                json.dumps(self.command + relay_argv)]
+
+
+def run_bus_pair(ports, relay_argv):
+    """A redis-server and two relays joined through it (ports: source relay, viewer relay, redis);
+    they share this process's session, so stopping the session stops them all."""
+    source_port, viewer_port, redis_port = (int(p) for p in ports.split(","))
+    redis_server = shutil.which("redis-server") or "redis-server"
+    bus = f"redis://127.0.0.1:{redis_port}/0"
+    children = [subprocess.Popen([redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)]
+    time.sleep(0.5)
+    for port in (source_port, viewer_port):
+        children.append(subprocess.Popen(relay_argv + ["--port", str(port), "--bus", bus]))
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    for child in children:
+        child.terminate()
 
 
 class NodeRelay:
@@ -394,11 +452,13 @@ def measure(relay, viewers, options, frames_file, work_dir, log_dir):
     try:
         relay_child = Child.start("relay", relay.argv(port, viewers, token_file), log_dir, env=env)
         children.append(relay_child)
+        source_port = getattr(relay, "source_port", port)  # a bus pair: the publisher's relay
         wait_for_port(port, relay_child, RELAY_START_TIMEOUT_S)
+        wait_for_port(source_port, relay_child, RELAY_START_TIMEOUT_S)
 
         publisher = Child.start("publisher", [
             sys.executable, str(Path(__file__).resolve()), "--publish-to",
-            f"ws://127.0.0.1:{port}/source/{STREAM_NAME}", "--frames-file", str(frames_file),
+            f"ws://127.0.0.1:{source_port}/source/{STREAM_NAME}", "--frames-file", str(frames_file),
             "--fps", str(options.fps),
         ], log_dir, env=env)
         children.append(publisher)
@@ -493,19 +553,37 @@ def measure(relay, viewers, options, frames_file, work_dir, log_dir):
 
 def format_table(results):
     head = ("| relay | K viewers | connected | frames/s per viewer min / median | latency p50 / p99 ms "
-            "| relay CPU % | loadgen CPU % (busy) | publisher CPU % | other CPU % | seq gaps | closed |")
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| relay CPU % | relay CPU µs per viewer-frame | loadgen CPU % (busy) | publisher CPU % | other CPU % | seq gaps | closed |")
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         if r.error:
-            lines.append(f"| {r.relay} | {r.viewers} | failed: {r.error.splitlines()[0]} | | | | | | | | |")
+            lines.append(f"| {r.relay} | {r.viewers} | failed: {r.error.splitlines()[0]} | | | | | | | | | |")
             continue
         lines.append(
             f"| {r.relay} | {r.viewers} | {r.connected} | {r.fps_min:.1f} / {r.fps_median:.1f} "
-            f"| {r.p50_ms:.1f} / {r.p99_ms:.1f} | {r.relay_cpu:.0f} "
+            f"| {r.p50_ms:.1f} / {r.p99_ms:.1f} | {r.relay_cpu:.0f} | {cpu_per_viewer_frame_us(r):.1f} "
             f"| {r.loadgen_cpu:.0f} ({r.loadgen_busy:.0%}) | {r.publisher_cpu:.0f} "
             f"| {r.other_cpu:.0f}{' ⚠' if r.other_cpu > BUSY_MACHINE_OTHER_CPU else ''} | {r.gaps} | {r.closed} |"
         )
     return "\n".join(lines)
+
+
+def cpu_per_viewer_frame_us(result):
+    """Relay CPU (all its processes) per frame delivered to a viewer, in µs."""
+    delivered_per_s = result.connected * result.fps_median
+    return 1e4 * result.relay_cpu / delivered_per_s if delivered_per_s else float("nan")
+
+
+def redis_hop_lines(results):
+    """What the Redis hop adds to latency: the bus pair's p50/p99 minus one relay's, at each K both ran."""
+    single = {r.viewers: r for r in results if r.relay == PythonRelay.name and not r.error}
+    lines = []
+    for r in results:
+        if r.relay == BusPairRelay.name and not r.error and r.viewers in single:
+            base = single[r.viewers]
+            lines.append(f"- Redis hop at K = {r.viewers}: p50 +{r.p50_ms - base.p50_ms:.1f} ms, "
+                         f"p99 +{r.p99_ms - base.p99_ms:.1f} ms (2 relays via redis vs 1 relay, same run)")
+    return lines
 
 
 def largest_keeping_up(results, relay_name, tested):
@@ -532,7 +610,8 @@ def parse_args(argv):
     parser.add_argument("--viewers", default="10,100,500,1000",
                         help="comma-separated viewer counts K to run (default: %(default)s)")
     parser.add_argument("--relays", default="python,node",
-                        help="comma-separated relays to run: python, node (default: %(default)s)")
+                        help="comma-separated relays to run: python, workers (python --workers), bus "
+                             "(2 relays via redis), node (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=10.0,
                         help="measuring window per run, seconds (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=2.0,
@@ -571,6 +650,14 @@ def parse_args(argv):
                         help="keep each child's stderr here, one folder per run (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="also write every run's numbers to this JSON file")
     parser.add_argument("--verbose", action="store_true", help="print each run's connect report, errors, user/system CPU split and /stats")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="workers of the 'workers' relay (python --workers N) (default: %(default)s)")
+    parser.add_argument("--bus", action="store_true",
+                        help="add the 'bus' relay: two Python relays joined through a redis-server this "
+                             "bench starts (publisher on one, viewers on the other); same as adding "
+                             "bus to --relays")
+    parser.add_argument("--run-bus-pair", help=argparse.SUPPRESS)
+    parser.add_argument("--bus-pair-relay-args", help=argparse.SUPPRESS)
     parser.add_argument("--publish-to", help=argparse.SUPPRESS)
     parser.add_argument("--frames-file", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -585,13 +672,19 @@ def main(argv=None):
     if options.publish_to:
         run_publisher(options.publish_to, options.frames_file, options.fps)
         return 0
+    if options.run_bus_pair:
+        run_bus_pair(options.run_bus_pair, json.loads(options.bus_pair_relay_args))
+        return 0
     if not (BENCH_DIR / "node_modules" / "ws").is_dir():
         raise SystemExit("bench/node_modules/ws is missing: run (cd bench && npm ci)")
 
     viewer_counts = [int(k) for k in options.viewers.split(",") if k.strip()]
-    relay_types = {"python": PythonRelay, "node": NodeRelay}
+    relay_types = {"python": PythonRelay, "workers": WorkersRelay, "bus": BusPairRelay, "node": NodeRelay}
+    names = [name.strip() for name in options.relays.split(",") if name.strip()]
+    if options.bus and "bus" not in names:
+        names.append("bus")
     try:
-        relays = [relay_types[name.strip()](options) for name in options.relays.split(",") if name.strip()]
+        relays = [relay_types[name](options) for name in names]
     except KeyError as error:
         raise SystemExit(f"unknown relay {error}; choose from {', '.join(relay_types)}") from error
 
@@ -652,6 +745,8 @@ def main(argv=None):
     print()
     for relay in relays:
         print(largest_keeping_up(results, relay.name, options.viewers))
+    for line in redis_hop_lines(results):
+        print(line)
     if options.json:
         options.json.write_text(json.dumps([r.__dict__ for r in results], indent=1, default=str))
     return 1 if any(r.error for r in results) else 0

@@ -1,11 +1,13 @@
 // FollowCamera: orbit controls whose target drifts, smoothly, towards where the scene moves.
 //
-// The header's motion cue (FORMAT.md: centroid and depth of the pixels that changed, and their
-// share) arrives as a 3D point and a weight. The view pans, keeping the user's orbit offset,
-// towards a goal between the cloud's centre and that point, leaning further the more moved; with
-// nothing moving it eases back to the centre. Dragging, touching or zooming takes over: following
-// waits until the user has let go for `userPauseTime`. The 2012 client steered by quadrant means;
-// the changed-pixel centroid says where, not only which way.
+// `frame()` sets the home view (ViewFitter's: the whole cloud in the viewport). The header's motion
+// cue (FORMAT.md: centroid and depth of the pixels that changed, and their share) arrives as a 3D
+// point and a weight. The view pans, keeping the user's orbit offset, towards a goal between home
+// and that point, leaning further the more moved but never further from home than `frame()`'s
+// reach (ViewFitter's slack: what the view can pan and still show all of the cloud); with nothing
+// moving it eases back home. Dragging,
+// touching or zooming takes over: following waits until the user has let go for `userPauseTime`.
+// The 2012 client steered by quadrant means; the changed-pixel centroid says where, not only which way.
 
 import { Vector3 } from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
@@ -29,7 +31,7 @@ class FollowCamera {
 		this.followRate = 1.5;
 		/** How fast it eases back to the cloud centre when nothing moves, 1/s. Default 0.4. */
 		this.returnRate = 0.4;
-		/** How far from the centre towards the moving spot the goal lies at full pull, 0…1. Default 0.7. */
+		/** How far from home towards the moving spot the goal lies at full pull, 0…1. Default 0.7. */
 		this.followShare = 0.7;
 		/** Share of the frame's pixels that must change for the full pull, 0…1. Default 0.03. */
 		this.fullPullWeight = 0.03;
@@ -37,12 +39,13 @@ class FollowCamera {
 		this.motionHoldTime = 1;
 		/** How long following waits after the user lets go of the view, s. Default 4. */
 		this.userPauseTime = 4;
-		/** Where the camera starts, relative to the depth sensor at the origin, metres. */
-		this.startOffset = new Vector3( - 0.8, 0.6, 0.2 );
+		/** True once the user moved the view since the last `frame()`. Read-only. */
+		this.userMoved = false;
 
 		this._time = 0;
 		this._started = false;
-		this._centre = new Vector3();
+		this._home = new Vector3();
+		this._reach = 0; // how far from home following may take the view, metres
 		this._motionPoint = new Vector3();
 		this._motionWeight = 0;
 		this._lastMotionTime = - Infinity;
@@ -52,6 +55,7 @@ class FollowCamera {
 		this._onStart = () => {
 
 			this._userActive = true;
+			this.userMoved = true;
 
 		};
 
@@ -74,15 +78,18 @@ class FollowCamera {
 
 	}
 
-	/** The point cloud's centre, world metres. The first call places the camera. */
-	setCentre( centre ) {
+	/** Place the camera at `position` looking at `target` (world metres): the home view, which
+	 * following returns to and strays at most `reach` metres from; following resumes at once. */
+	frame( position, target, reach ) {
 
-		this._centre.copy( centre );
-		if ( this._started ) return;
 		this._started = true;
-		this.controls.target.copy( centre );
-		this.camera.position.copy( this.startOffset );
-		this.camera.lookAt( centre );
+		this.userMoved = false;
+		this._pausedUntil = this._time;
+		this._home.copy( target );
+		this._reach = reach;
+		this.controls.target.copy( target );
+		this.camera.position.copy( position );
+		this.camera.lookAt( target );
 		this.controls.update();
 
 	}
@@ -107,11 +114,13 @@ class FollowCamera {
 		if ( this.following ) {
 
 			let rate = this.returnRate;
-			_goal.copy( this._centre );
+			_goal.copy( this._home );
 			if ( this._time - this._lastMotionTime < this.motionHoldTime ) {
 
 				const pull = Math.min( this._motionWeight / this.fullPullWeight, 1 );
 				_goal.lerp( this._motionPoint, this.followShare * pull );
+				_step.subVectors( _goal, this._home ).clampLength( 0, this._reach );
+				_goal.addVectors( this._home, _step );
 				rate = this.followRate;
 
 			}

@@ -29,6 +29,7 @@ import {
 	NearestFilter,
 	Points,
 	RedFormat,
+	Sphere,
 	RedIntegerFormat,
 	SRGBColorSpace,
 	ShaderMaterial,
@@ -65,6 +66,11 @@ const RAMP_STOPS = [
 
 const METRES_PER_MM = 0.001;
 const MM_VALUES = 65536; // a u16 millimetre sample takes this many values
+// Every point a frame can hold lies within this distance of the sensor, metres (65.535 m, the
+// largest u16 millimetre depth, at the corner of a frame whose |u − cx| / fx is under 1): the
+// bounding sphere three.js sorts by, given so it never computes one from the (u, v) grid as if it
+// were positions (it logged "computeBoundingSphere(): Computed radius is NaN" on every load).
+const REACH = 100; // m
 
 // The tables from a sample to metres (0 = no reading), made when first needed: raw disparity has
 // one, the same for every stream; millimetres have one for the JS pass (the shader just scales).
@@ -201,6 +207,36 @@ class PointCloud extends Points {
 		const u = uFraction * this._width - 0.5;
 		const v = vFraction * this._height - 0.5;
 		return target.set( ( u - this._cx ) * z / this._fx, - ( v - this._cy ) * z / this._fy, - z );
+
+	}
+
+	/**
+	 * The last frame's points, local metres, in row-major pixel order: `{ positions, pixels, count }`
+	 * with `positions` x, y, z for each point with a reading and `pixels` its index in the frame
+	 * (row · width + column), for a per-pixel colour. Computed when asked (a snapshot, a view fit).
+	 */
+	getPoints() {
+
+		const codes = this._depthTexture === null ? [] : this._depthTexture.image.data;
+		const metresByValue = this._metresByValue;
+		const width = this._width;
+		const positions = new Float32Array( this.visibleCount * 3 );
+		const pixels = new Uint32Array( this.visibleCount );
+		let count = 0;
+		for ( let pixel = 0; pixel < codes.length && count < this.visibleCount; pixel ++ ) {
+
+			const z = metresByValue[ codes[ pixel ] ];
+			if ( ! ( z > 0 ) ) continue;
+			const v = Math.floor( pixel / width );
+			positions[ count * 3 ] = this._xPerMetre[ pixel - v * width ] * z;
+			positions[ count * 3 + 1 ] = this._yPerMetre[ v ] * z;
+			positions[ count * 3 + 2 ] = - z;
+			pixels[ count ] = pixel;
+			count ++;
+
+		}
+
+		return { positions, pixels, count };
 
 	}
 
@@ -344,6 +380,7 @@ class PointCloud extends Points {
 
 		const geometry = new BufferGeometry();
 		geometry.setAttribute( 'position', new BufferAttribute( grid, 2 ) );
+		geometry.boundingSphere = new Sphere( new Vector3(), REACH );
 		this.geometry.dispose();
 		this.geometry = geometry;
 

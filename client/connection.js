@@ -3,6 +3,11 @@
 // It moves bytes only: binary messages go to `onMessage` as ArrayBuffers, text is ignored (the
 // servers send none), and `requestResync()` sends FORMAT.md's one control message. It does not
 // parse frames; a new `open` means a new stream, which main.js meets with a fresh decoder.
+//
+// Why the last socket ended is kept in `lastClose` for the HUD: a socket that never opened was
+// refused (a browser gives every failed handshake code 1006 at once, so it cannot tell "nothing
+// listens" from "the server said no") or, when nothing answered within `connectTimeout`,
+// unreachable; one that was open closed with the code and reason its close frame gave.
 
 class Connection {
 
@@ -10,8 +15,8 @@ class Connection {
 	 * @param {string} url ws:// or wss:// URL.
 	 * @param {object} [options]
 	 * @param {function(ArrayBuffer)} [options.onMessage] called with each binary message.
-	 * @param {function(string)} [options.onStateChange] called with 'connecting', 'open',
-	 *   'reconnecting' or 'closed' (after dispose()).
+	 * @param {function(string, Connection)} [options.onStateChange] called with 'connecting', 'open',
+	 *   'reconnecting' or 'closed' (after dispose()), and this Connection.
 	 * @param {typeof WebSocket} [options.WebSocket] the WebSocket class (tests may pass another).
 	 */
 	constructor( url, { onMessage = () => {}, onStateChange = () => {}, WebSocket = globalThis.WebSocket } = {} ) {
@@ -24,6 +29,8 @@ class Connection {
 		this.maxReconnectDelay = 5000;
 		/** Each failed attempt multiplies the wait by this. Default 2. */
 		this.reconnectBackoff = 2;
+		/** An attempt with no answer for this long is given up as unreachable, ms. Default 10000. */
+		this.connectTimeout = 10000;
 
 		this.onMessage = onMessage;
 		this.onStateChange = onStateChange;
@@ -32,10 +39,16 @@ class Connection {
 		this.state = 'connecting';
 		/** When the next attempt starts while 'reconnecting', a performance.now() time in ms (for the HUD). */
 		this.nextAttemptTime = 0;
+		/**
+		 * How the last socket ended, or null before any did: `{ opened, code, reason, timedOut }`
+		 * (whether it had opened, the close code and reason, whether `connectTimeout` ended it). Read-only.
+		 */
+		this.lastClose = null;
 
 		this._WebSocket = WebSocket;
 		this._socket = null;
 		this._timer = null;
+		this._connectTimer = null;
 		this._nextDelay = this.minReconnectDelay;
 
 		this._onOpen = this._onOpen.bind( this );
@@ -78,6 +91,7 @@ class Connection {
 			// A malformed URL throws here rather than closing: retrying will not fix it, but the
 			// HUD keeps saying "reconnecting" instead of the page going blank.
 			console.error( `depthcam: cannot open ${this.url}:`, error );
+			this.lastClose = { opened: false, code: 0, reason: error.message, timedOut: false };
 			this._scheduleReconnect();
 			return;
 
@@ -88,11 +102,22 @@ class Connection {
 		socket.addEventListener( 'message', this._onMessage );
 		socket.addEventListener( 'close', this._onClose );
 		this._socket = socket;
+		this._connectTimer = setTimeout( () => {
+
+			// No answer at all (a host that drops packets, a listener that never replies): give up
+			// on this attempt rather than wait minutes for the system's TCP timeout.
+			this._connectTimer = null;
+			this._dropSocket();
+			this.lastClose = { opened: false, code: 0, reason: '', timedOut: true };
+			this._scheduleReconnect();
+
+		}, this.connectTimeout );
 
 	}
 
 	_onOpen() {
 
+		this._clearConnectTimer();
 		this._nextDelay = this.minReconnectDelay;
 		this._setState( 'open' );
 
@@ -104,9 +129,10 @@ class Connection {
 
 	}
 
-	_onClose() {
+	_onClose( event ) {
 
 		// 'error' always comes with a 'close', so this one listener covers both.
+		this.lastClose = { opened: this.state === 'open', code: event.code, reason: event.reason, timedOut: false };
 		this._dropSocket();
 		this._scheduleReconnect();
 
@@ -126,8 +152,16 @@ class Connection {
 
 	}
 
+	_clearConnectTimer() {
+
+		clearTimeout( this._connectTimer );
+		this._connectTimer = null;
+
+	}
+
 	_dropSocket() {
 
+		this._clearConnectTimer();
 		const socket = this._socket;
 		if ( socket === null ) return;
 		this._socket = null;
@@ -143,7 +177,7 @@ class Connection {
 		// 'reconnecting' repeats on each failed attempt, so the HUD can show the new wait.
 		if ( state === this.state && state !== 'reconnecting' ) return;
 		this.state = state;
-		this.onStateChange( state );
+		this.onStateChange( state, this );
 
 	}
 

@@ -18,7 +18,7 @@ import {
 import { FLAG_COLOUR, FLAG_INTRINSICS, detachAttachments } from './attachments.js';
 import { codecError } from './codecError.js';
 import { ContextStream } from './ContextStream.js';
-import { decodeFinePayload } from './finePayload.js';
+import { decodeFineInversePayload, decodeFinePayload } from './finePayload.js';
 import { decodeLosslessPayload } from './losslessPayload.js';
 
 // FORMAT.md, *Header*: one row here per row there (offset and size in bytes, little-endian).
@@ -52,10 +52,12 @@ const PROFILES = Object.freeze( {
 	3: Object.freeze( { name: 'lossless-mm', units: 'mm', keyframesOnly: true } ),
 	4: Object.freeze( { name: 'fine', units: 'mm', keyframesOnly: true } ),
 	5: Object.freeze( { name: 'classic-cm', units: null, keyframesOnly: false } ),
+	6: Object.freeze( { name: 'fine-inverse', units: 'mm', keyframesOnly: true } ),
 } );
 const PROFILE_CLASSIC = 1;
 const PROFILE_FINE = 4;
 const PROFILE_CLASSIC_CM = 5;
+const PROFILE_FINE_INVERSE = 6;
 const FLAG_KEYFRAME = 1;
 const FLAG_CATCHUP = 2;
 const KNOWN_FLAG_BITS = FLAG_KEYFRAME | FLAG_CATCHUP | FLAG_COLOUR | FLAG_INTRINSICS;
@@ -341,7 +343,8 @@ class StreamDecoder {
 		if ( header.profile === PROFILE_CLASSIC_CM ) return this._decodeContext( header, payload, worker );
 		const body = header.profile === PROFILE_CLASSIC ? decompressLzmaAlone( payload, pixels )
 			: header.profile === PROFILE_FINE ? decodeFinePayload( header, payload )
-				: decodeLosslessPayload( header, payload );
+				: header.profile === PROFILE_FINE_INVERSE ? decodeFineInversePayload( header, payload )
+					: decodeLosslessPayload( header, payload );
 		if ( header.flags & FLAG_KEYFRAME ) {
 
 			return this._keep( header, body );

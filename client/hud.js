@@ -1,37 +1,36 @@
 // Hud: the viewer's overlay, with the connection's state and the stream's rate, and a stats panel.
 //
-// The status line is always there: connection state ("reconnecting…" while the socket is down),
-// frames/s and KB/s received, and the age of the frame on screen (capture_time_us against this
-// machine's clock, so it includes any clock offset between source and viewer). `?stats=1` adds the
-// panel: stats.js (render frames/s, ms) as the 2012 client had, a decode-time graph, and details.
+// The status line is always there: what ViewerStatus says (connecting to where, waiting for a
+// source, live, stalled, reconnecting and why), frames/s and KB/s received, and the age of the
+// frame on screen (capture_time_us against this machine's clock, so it includes any clock offset
+// between source and viewer). `?stats=1` adds the panel: stats.js (render frames/s, ms) as the 2012
+// client had, a decode-time graph, and details. Everything stays inside a 390 px wide phone screen.
 
 import Stats from 'three/addons/libs/stats.module.js';
 
-const STATE_LABELS = Object.freeze( {
-	connecting: 'connecting…',
-	open: 'live',
-	reconnecting: 'reconnecting…',
-	closed: 'closed',
-} );
-
 const STYLE = `
 .depthcam-hud { position: fixed; left: 12px; bottom: 12px; z-index: 10; pointer-events: none;
+	max-width: calc( 100vw - 24px ); overflow-wrap: anywhere;
 	font: 13px/1.45 system-ui, sans-serif; color: #d8dee9; text-shadow: 0 1px 2px #000; }
 .depthcam-hud .state::before { content: '●'; margin-right: 6px; color: #f0a030; }
-.depthcam-hud[data-state="open"] .state::before { color: #5fd38d; }
+.depthcam-hud[data-state="live"] .state::before { color: #5fd38d; }
+.depthcam-hud[data-state="stalled"] .state::before,
 .depthcam-hud[data-state="reconnecting"] .state::before { color: #e05050; }
-.depthcam-hud .details { white-space: pre; font: 12px/1.4 ui-monospace, monospace; opacity: 0.85; }
+.depthcam-hud .details { white-space: pre-wrap; font: 12px/1.4 ui-monospace, monospace; opacity: 0.85; }
 .depthcam-hud .error { color: #f08080; }
+/* A picture that is no longer current (stalled, reconnecting) greys out. */
+canvas.depthcam-stale { filter: grayscale( 1 ) brightness( 0.6 ); }
 `;
 
 class Hud {
 
 	/**
 	 * @param {HTMLElement} container where the overlay goes (the page body).
+	 * @param {ViewerStatus} status the status to show (read at each refresh).
 	 * @param {object} [options]
 	 * @param {boolean} [options.showStats] add the stats panel (`?stats=1`).
 	 */
-	constructor( container, { showStats = false } = {} ) {
+	constructor( container, status, { showStats = false } = {} ) {
 
 		/** Span over which rates are averaged, ms. Default 2000. */
 		this.rateWindow = 2000;
@@ -55,8 +54,9 @@ class Hud {
 		if ( showStats ) {
 
 			this._stats = new Stats();
-			// Microseconds: stats.js shows whole numbers, and a frame decodes in well under a millisecond.
-			this._decodePanel = this._stats.addPanel( new Stats.Panel( 'µs decode', '#fc6', '#210' ) );
+			// Milliseconds under a short name, so "10 dec (8-14)" fits the panel's 80 px as stats.js's
+			// own "MS" does ("µs decode" was cut off); the details line gives two decimals.
+			this._decodePanel = this._stats.addPanel( new Stats.Panel( 'dec', '#fc6', '#210' ) );
 			this._stats.dom.style.left = 'auto';
 			this._stats.dom.style.right = '0';
 			this._details = document.createElement( 'div' );
@@ -68,8 +68,7 @@ class Hud {
 		container.append( this._style, this._root );
 		if ( this._stats ) container.append( this._stats.dom );
 
-		this._state = 'connecting';
-		this._nextAttemptTime = 0;
+		this._viewerStatus = status;
 		this._arrivals = []; // [time ms, bytes] of recent messages
 		this._captureTimeUs = 0;
 		this._header = null;
@@ -78,17 +77,13 @@ class Hud {
 		this._framesDecoded = 0;
 		this._errors = 0;
 		this._lastRefresh = - Infinity;
-		this.setConnectionState( 'connecting' );
 
 	}
 
-	/** The Connection's state, and when it tries again if 'reconnecting' (performance.now() ms). */
-	setConnectionState( state, nextAttemptTime = 0 ) {
+	/** The status changed (a new connection state): refresh at the next `end()`. */
+	statusChanged() {
 
-		this._state = state;
-		this._nextAttemptTime = nextAttemptTime;
-		this._root.dataset.state = state;
-		if ( state === 'reconnecting' ) this._arrivals.length = 0;
+		if ( this._viewerStatus.state === 'reconnecting' ) this._arrivals.length = 0;
 		this._lastRefresh = - Infinity;
 
 	}
@@ -111,7 +106,7 @@ class Hud {
 		this._points = points;
 		this._framesDecoded ++;
 		this._error.textContent = '';
-		if ( this._decodePanel ) this._decodePanel.update( decodeMs * 1000, 33000 );
+		if ( this._decodePanel ) this._decodePanel.update( decodeMs, 33 );
 
 	}
 
@@ -150,16 +145,16 @@ class Hud {
 
 	_refresh( now ) {
 
-		const state = STATE_LABELS[ this._state ] || this._state;
-		const wait = ( this._nextAttemptTime - now ) / 1000;
-		this._status.textContent = this._state === 'reconnecting' && wait > 0 ? `${state} (next try in ${Math.ceil( wait )} s)` : state;
+		const status = this._viewerStatus;
+		this._root.dataset.state = status.state;
+		this._status.textContent = status.label( now );
 
 		while ( this._arrivals.length && now - this._arrivals[ 0 ][ 0 ] > this.rateWindow ) this._arrivals.shift();
 		const seconds = this.rateWindow / 1000;
 		const framesPerSecond = this._arrivals.length / seconds;
 		const kilobytesPerSecond = this._arrivals.reduce( ( sum, [ , bytes ] ) => sum + bytes, 0 ) / 1000 / seconds;
 		const age = this._captureTimeUs > 0 ? `${Math.round( Date.now() - this._captureTimeUs / 1000 )} ms old` : 'no frame yet';
-		this._rates.textContent = this._state === 'open' || this._arrivals.length
+		this._rates.textContent = status.state === 'live' || status.state === 'stalled' || this._arrivals.length
 			? `${framesPerSecond.toFixed( 1 )} frames/s · ${kilobytesPerSecond.toFixed( 1 )} KB/s · ${age}`
 			: '';
 
@@ -170,7 +165,7 @@ class Hud {
 				`frame    ${this._profile} ${header.width}×${header.height}, #${header.sequence}${header.flags & 1 ? ' key' : ''}`,
 				`range    ${header.near_mm}–${header.far_mm} mm`,
 				`points   ${this._points}`,
-				`decode   ${this._decodeMs.toFixed( 2 )} ms (decode + geometry)`,
+				`decode   ${this._decodeMs.toFixed( 2 )} ms (with geometry)`,
 				`motion   ${( header.motion_weight / 655.35 ).toFixed( 1 )} % at ${header.motion_depth_mm} mm`,
 				`shown    ${this._framesDecoded}, rejected ${this._errors}`,
 			].join( '\n' );

@@ -1,8 +1,9 @@
 // main: wires the viewer together: socket → decoder → point cloud → camera → screen, plus the HUD.
 //
 // Frames are decoded as they arrive (each delta needs the one before), but the cloud is rebuilt at
-// most once per screen refresh, from the newest decoded frame. `window.depthcam` is a read-only
-// status for tests and curious users: the fields of `status` below, as getters.
+// most once per screen refresh, from the newest decoded frame. The first frame of a stream frames
+// the view (ViewFitter), as R or "reset view" does again. `window.depthcam` is a read-only status
+// for tests and curious users: the fields of `status` below, as getters.
 
 import { Color, Fog, PerspectiveCamera, Scene, Vector3, WebGLRenderer } from 'three';
 
@@ -14,13 +15,17 @@ import { FollowCamera } from './FollowCamera.js';
 import { Hud } from './hud.js';
 import { params } from './params.js';
 import { PointCloud } from './PointCloud.js';
+import { saveSnapshot } from './snapshot.js';
+import { Toolbar } from './Toolbar.js';
+import { ViewerStatus } from './ViewerStatus.js';
+import { ViewFitter } from './ViewFitter.js';
 
 // A dark solid colour, so the points stand out and a test can tell them from the background.
 const BACKGROUND_COLOUR = '#0b0d12';
-// Fog from this distance to the camera, metres, hiding the far wall's noisy edges gently.
-const FOG_NEAR = 4;
-// ... until everything this far from the camera is background colour, metres.
-const FOG_FAR = 13;
+// Fog starts at the cloud's centre and is complete this many of the cloud's depths behind it (or
+// one viewing distance, when that is more): a depth cue that hides the far wall's noisy edges
+// gently, measured from the cloud, so zooming out never fades the whole cloud away.
+const FOG_DEPTHS = 2;
 const CAMERA_FOV_DEGREES = 60;
 const CAMERA_NEAR = 0.05; // m
 const CAMERA_FAR = 50; // m
@@ -55,6 +60,9 @@ const status = {
 	colourDecodeMs: 0, // createImageBitmap time of the last picture, ms
 	intrinsics: null, // {fx, fy, cx, cy} the last frame came with (px), or null: the Kinect's lens
 	frameAgeMs: 0, // capture_time_us of the last frame shown against this clock, as it went to the screen, ms
+	sequenceShown: null, // sequence of the frame on screen
+	viewFits: 0, // times the view was fitted to the cloud (first frame, reset, resize)
+	snapshots: 0, // frames saved
 	background: BACKGROUND_COLOUR,
 };
 
@@ -67,13 +75,21 @@ renderer.setSize( window.innerWidth, window.innerHeight );
 
 const scene = new Scene();
 scene.background = new Color( BACKGROUND_COLOUR );
-if ( params.fog ) scene.fog = new Fog( BACKGROUND_COLOUR, FOG_NEAR, FOG_FAR );
+// Its distances follow the camera's to the cloud (updateFog).
+if ( params.fog ) scene.fog = new Fog( BACKGROUND_COLOUR, CAMERA_FAR, CAMERA_FAR );
 
 const camera = new PerspectiveCamera( CAMERA_FOV_DEGREES, window.innerWidth / window.innerHeight, CAMERA_NEAR, CAMERA_FAR );
 const cloud = new PointCloud();
 scene.add( cloud );
 const followCamera = new FollowCamera( camera, canvas );
-const hud = new Hud( document.body, { showStats: params.stats } );
+const viewerStatus = new ViewerStatus( params.wsUrl );
+const hud = new Hud( document.body, viewerStatus, { showStats: params.stats } );
+const viewFitter = new ViewFitter();
+// The cloud's depth along the view at the last fit, metres (the fog's scale).
+let cloudDepth = 0;
+// Fit the view at the next frame shown: the first of a stream, unless the user has moved the view.
+let fitPending = true;
+const toolbar = new Toolbar( document.body, { resetView: fitView, save } );
 const colourToggle = new ColourToggle( document.body, { onChange: ( trueColour ) => {
 
 	cloud.trueColour = trueColour;
@@ -109,6 +125,7 @@ function startContextWorker() {
 function onMessage( data ) {
 
 	status.framesReceived ++;
+	viewerStatus.frameArrived();
 	hud.countMessage( data.byteLength );
 	const streamDecoder = decoder;
 	decoding = decoding.then( () => decodeFrame( streamDecoder, data ) );
@@ -182,12 +199,56 @@ async function decodePicture( colour ) {
 
 }
 
-function onStateChange( state ) {
+function onStateChange( state, stateConnection ) {
 
 	status.connectionState = state;
-	hud.setConnectionState( state, connection === null ? 0 : connection.nextAttemptTime );
+	viewerStatus.connectionChanged( state, stateConnection );
+	hud.statusChanged();
 	// A new connection is a new stream: the server opens it with an absolute frame.
-	if ( state === 'open' ) decoder = new StreamDecoder( { contextWorker } );
+	if ( state === 'open' ) {
+
+		decoder = new StreamDecoder( { contextWorker } );
+		if ( ! followCamera.userMoved ) fitPending = true;
+
+	}
+
+}
+
+/** Place the camera so the whole cloud on screen fills the view (key R, "reset view"). */
+function fitView() {
+
+	const { positions, count } = cloud.getPoints();
+	const fit = viewFitter.fit( positions, count, camera );
+	if ( fit === null ) return;
+	followCamera.frame( fit.position, fit.target, fit.slack );
+	cloudDepth = fit.farthest - fit.nearest;
+	status.viewFits ++;
+
+}
+
+function updateFog() {
+
+	if ( scene.fog === null ) return;
+	const distance = camera.position.distanceTo( cloud.centre );
+	scene.fog.near = distance;
+	scene.fog.far = distance + Math.max( FOG_DEPTHS * cloudDepth, distance );
+
+}
+
+/** Download the frame on screen as PLY and PNG (key S, "save"). */
+function save() {
+
+	if ( status.sequenceShown === null ) return;
+	saveSnapshot( {
+		cloud,
+		canvas,
+		sequence: status.sequenceShown,
+		description: `depthcam ${status.profile} frame #${status.sequenceShown}, ${status.frameWidth} x ${status.frameHeight}, from ${params.wsUrl}`,
+	} ).then( () => {
+
+		status.snapshots ++;
+
+	} );
 
 }
 
@@ -208,7 +269,13 @@ function showPendingFrame() {
 	status.frameAgeMs = Date.now() - header.capture_time_us / 1000;
 	if ( cloud.showingColour ) status.colourFrames ++;
 	status.updateMs = performance.now() - start;
-	followCamera.setCentre( cloud.centre );
+	if ( fitPending && cloud.visibleCount > 0 ) {
+
+		fitPending = false;
+		fitView();
+
+	}
+
 	if ( header.motion_weight > 0 ) {
 
 		cloud.unproject( header.motion_u / 65535, header.motion_v / 65535, header.motion_depth_mm, motionPoint );
@@ -220,6 +287,7 @@ function showPendingFrame() {
 	status.profile = profileName( header.profile );
 	status.frameWidth = header.width;
 	status.frameHeight = header.height;
+	status.sequenceShown = header.sequence;
 	status.decodeMs = pendingDecodeMs + performance.now() - start;
 	hud.frameShown( header, status.decodeMs, cloud.visibleCount, status.profile );
 
@@ -232,7 +300,10 @@ renderer.setAnimationLoop( ( time ) => {
 	lastTime = time;
 	const newFrame = pendingFrame !== null;
 	if ( newFrame ) showPendingFrame();
+	viewerStatus.update();
+	canvas.classList.toggle( 'depthcam-stale', viewerStatus.stale && status.sequenceShown !== null );
 	followCamera.update( step );
+	updateFog();
 	hud.begin();
 	const renderStart = performance.now();
 	renderer.render( scene, camera );
@@ -247,6 +318,8 @@ window.addEventListener( 'resize', () => {
 	camera.aspect = window.innerWidth / window.innerHeight;
 	camera.updateProjectionMatrix();
 	renderer.setSize( window.innerWidth, window.innerHeight );
+	// A turned phone: frame the cloud for the new shape, unless the user chose a view.
+	if ( ! followCamera.userMoved ) fitView();
 
 } );
 
@@ -255,6 +328,11 @@ const statusGetters = Object.fromEntries( Object.keys( status ).map( ( key ) => 
 // (the sensor at the origin, looking down −Z): read when asked, not copied every frame.
 statusGetters.following = () => followCamera.following;
 statusGetters.cameraTarget = () => followCamera.controls.target.toArray();
+statusGetters.cameraPosition = () => camera.position.toArray();
+// What the status line says: ViewerStatus's state ('connecting', 'waiting', 'live', 'stalled',
+// 'reconnecting', 'no-webgl', 'closed') and its words.
+statusGetters.viewerState = () => viewerStatus.state;
+statusGetters.statusText = () => viewerStatus.label();
 window.depthcam = Object.freeze( Object.defineProperties( {}, Object.fromEntries(
 	Object.entries( statusGetters ).map( ( [ key, get ] ) => [ key, { get, enumerable: true } ] )
 ) ) );

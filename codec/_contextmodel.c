@@ -4,12 +4,27 @@
  * small online-trained mixer, and each bit depends on the ones before it: a Python loop would
  * take about a second a frame.  client/ContextModel.js decodes the same bits; both follow
  * FORMAT.md's "classic-cm (id 5)" section, integer for integer.
+ *
+ * One source, two builds: a Python extension (setup.py), and, compiled with clang
+ * --target=wasm32 (`make client/contextmodel.wasm`), a freestanding WebAssembly decoder for the
+ * browser's worker (client/ContextModel.js loads it). The WebAssembly build has no libc, so the
+ * few libc calls the coder makes are defined below for it, and only its decoder is exported.
  */
+#ifdef __wasm__
+#include <stddef.h>
+#include <stdint.h>
+#define abs(x) __builtin_abs(x)
+void *memset(void *to, int value, size_t n);
+void *memcpy(void *restrict to, const void *restrict from, size_t n);
+void *memmove(void *to, const void *from, size_t n);
+static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return NULL; } /* no encoder */
+#else
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#endif
 
 #define NO_READING 255
 #define MAX_CODE 254
@@ -64,6 +79,7 @@ typedef struct {
     uint8_t *history;       /* 3 frames: t-1, t-2, t-3 */
     int16_t *residual;      /* this frame's residuals against t-1, SENTINEL where unknown */
     uint8_t *volatility;
+    int bad_code, bad_pixel;  /* a decoded code outside 0..254, and where: for the error message */
 } Model;
 
 /* Start a group of pictures: everything forgotten, no readings anywhere in the history. */
@@ -297,6 +313,7 @@ static int code_bit(Coder *c, int encoding, int bit, int p)
     return bit;
 }
 
+#ifndef __wasm__
 static int flush(Coder *c)
 {
     /* The shortest byte string that, padded with zero bytes, lies in [x1, x2]. */
@@ -311,6 +328,7 @@ static int flush(Coder *c)
     }
     return 0;
 }
+#endif
 
 static int code_modelled(Model *m, Coder *c, int encoding, const Features *f, int bin, int sign, int bit)
 {
@@ -368,7 +386,11 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
                     e = 0;
                 }
                 v = f.pred + e;
-                if (!encoding && (v < 0 || v >= NO_READING)) return -2;
+                if (!encoding && (v < 0 || v >= NO_READING)) {
+                    m->bad_code = v;
+                    m->bad_pixel = i;
+                    return -2;
+                }
             }
             if (!encoding) cur[i] = (uint8_t)v;
             int P = m->history[i];
@@ -385,6 +407,15 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
     return 0;
 }
 
+/* After a keyframe is coded: it is all three frames of the history. */
+static void settle_keyframe(Model *m)
+{
+    size_t n = (size_t)m->width * m->height;
+    memcpy(m->history + n, m->history, n);
+    memcpy(m->history + 2 * n, m->history, n);
+}
+
+#ifndef __wasm__
 /* ---- Python object ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -437,13 +468,6 @@ static int check_frame(ContextCoderObject *self, Py_buffer *view)
         return -1;
     }
     return 0;
-}
-
-static void settle_keyframe(Model *m)
-{
-    size_t n = (size_t)m->width * m->height;
-    memcpy(m->history + n, m->history, n);
-    memcpy(m->history + 2 * n, m->history, n);
 }
 
 typedef PyObject *(*FrameCoding)(ContextCoderObject *self, PyObject *arg);
@@ -511,7 +535,8 @@ static PyObject *coder_decode(ContextCoderObject *self, PyObject *arg)
     if (rc) {
         Py_DECREF(out);
         self->ready = 0;  /* the model state is no longer the encoder's */
-        PyErr_SetString(PyExc_ValueError, "payload decodes to codes out of range");
+        PyErr_Format(PyExc_ValueError, "payload decodes to code %d at pixel %d",
+                     self->model->bad_code, self->model->bad_pixel);
         return NULL;
     }
     return out;
@@ -560,3 +585,115 @@ PyMODINIT_FUNC PyInit__contextmodel(void)
     }
     return mod;
 }
+#endif /* !__wasm__ */
+
+#ifdef __wasm__
+/* ---- WebAssembly decoder ---------------------------------------------------------------- */
+
+/* What clang may call for struct copies and loops, and the coder calls itself. */
+void *memset(void *to, int value, size_t n)
+{
+    uint8_t *t = to;
+    while (n--) *t++ = (uint8_t)value;
+    return to;
+}
+
+void *memcpy(void *restrict to, const void *restrict from, size_t n)
+{
+    uint8_t *t = to;
+    const uint8_t *f = from;
+    while (n--) *t++ = *f++;
+    return to;
+}
+
+void *memmove(void *to, const void *from, size_t n)
+{
+    uint8_t *t = to;
+    const uint8_t *f = from;
+    if (t < f) {
+        while (n--) *t++ = *f++;
+    } else {
+        while (n--) t[n] = f[n];
+    }
+    return to;
+}
+
+#define WASM_PAGE_BYTES 65536
+extern unsigned char __heap_base;
+
+/* One stream's model (the worker decodes one stream), and its buffers past __heap_base. */
+static Model wasm_model;
+static int wasm_ready;
+static uint8_t *wasm_codes, *wasm_input;
+static size_t wasm_input_cap;
+static uint8_t *heap_top;
+
+/* Bump allocation: everything is laid out again by cm_init, so nothing is freed one by one. */
+static void *wasm_alloc(size_t bytes)
+{
+    uint8_t *start = (uint8_t *)(((uintptr_t)heap_top + 15) & ~(uintptr_t)15);
+    size_t end = (size_t)(start + bytes);
+    size_t have = __builtin_wasm_memory_size(0) * WASM_PAGE_BYTES;
+    if (end > have && __builtin_wasm_memory_grow(0, (end - have + WASM_PAGE_BYTES - 1) / WASM_PAGE_BYTES) == (size_t)-1)
+        return NULL;
+    heap_top = start + bytes;
+    return start;
+}
+
+/* A model for width x height frames; 0, or -1 when out of range or out of memory. */
+__attribute__((export_name("cm_init"))) int cm_init(int width, int height)
+{
+    static int tables_ready;
+    if (!tables_ready) { init_tables(); tables_ready = 1; }
+    if (width <= 0 || height <= 0 || width > 4096 || height > 4096) return -1;
+    size_t n = (size_t)width * height;
+    heap_top = &__heap_base;
+    wasm_ready = 0;
+    wasm_input_cap = 0;
+    wasm_model.width = width;
+    wasm_model.height = height;
+    wasm_model.history = wasm_alloc(3 * n);
+    wasm_model.residual = wasm_alloc(sizeof(int16_t) * n);
+    wasm_model.volatility = wasm_alloc(n);
+    wasm_codes = wasm_alloc(n);
+    wasm_input = NULL;
+    return wasm_model.history && wasm_model.residual && wasm_model.volatility && wasm_codes ? 0 : -1;
+}
+
+/* Where the caller writes a payload of `bytes` bytes (NULL when out of memory). */
+__attribute__((export_name("cm_input"))) uint8_t *cm_input(size_t bytes)
+{
+    if (bytes > wasm_input_cap) {
+        wasm_input = wasm_alloc(bytes);
+        wasm_input_cap = wasm_input ? bytes : 0;
+    }
+    return wasm_input;
+}
+
+/* Where cm_decode leaves the codes (width x height bytes). */
+__attribute__((export_name("cm_codes"))) uint8_t *cm_codes(void) { return wasm_codes; }
+
+/* Decodes the payload at cm_input (after its CRC): 0, -2 for a code out of range (then
+ * cm_bad_code/cm_bad_pixel say which), -3 for a delta without a keyframe before it. */
+__attribute__((export_name("cm_decode"))) int cm_decode(int keyframe, size_t bytes)
+{
+    if (keyframe) {
+        model_reset(&wasm_model);
+        wasm_ready = 1;
+    } else if (!wasm_ready) {
+        return -3;
+    }
+    Coder c = {0, 0xFFFFFFFFu, 0, NULL, 0, 0, wasm_input, bytes, 0};
+    for (int k = 0; k < 4; k++) c.x = (c.x << 8) | get_byte(&c);
+    int rc = code_frame(&wasm_model, &c, 0, wasm_codes);
+    if (rc) {
+        wasm_ready = 0;  /* the model state is no longer the encoder's */
+        return rc;
+    }
+    if (keyframe) settle_keyframe(&wasm_model);
+    return 0;
+}
+
+__attribute__((export_name("cm_bad_code"))) int cm_bad_code(void) { return wasm_model.bad_code; }
+__attribute__((export_name("cm_bad_pixel"))) int cm_bad_pixel(void) { return wasm_model.bad_pixel; }
+#endif /* __wasm__ */

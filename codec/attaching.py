@@ -1,12 +1,13 @@
 """AttachingEncoder: any depth encoder's frames with each frame's intrinsics and colour picture attached."""
 
-from depthcam.codec.attachments import Attachments, attach
+from depthcam.codec.attachments import Attachments, attach, attach_with_header
 from depthcam.codec.colour import ColourPicture, downscale
 from depthcam.codec.header import FrameFlags, parse_header
 
 
 class AttachingEncoder:
-    """Wraps a depth encoder (``encode``, ``request_keyframe``, ``catchup_messages``, ``profile``).
+    """Wraps a depth encoder (``encode_with_header``, ``request_keyframe``, ``catchup_frame``,
+    ``catchup_messages``, ``profile``).
 
     Each frame's ``colour`` (480 x 640 x 3 RGB, registered to its depth) is coded by ``coder``
     (a ``PictureCoder``; None sends no colour) at ``scale`` times the profile's depth grid, and
@@ -30,13 +31,16 @@ class AttachingEncoder:
 
     def encode(self, frame):
         """The wire frame of ``frame``: the depth encoder's, with the frame's attachments."""
-        message = self.depth_encoder.encode(frame)
-        header, _ = parse_header(message)
+        return self.encode_with_header(frame)[1]
+
+    def encode_with_header(self, frame):
+        """``(header, message)`` of ``frame``, as the depth encoder's ``encode_with_header``."""
+        header, message = self.depth_encoder.encode_with_header(frame)
         attachments = self.attachments(frame, header.width, header.height)
         if header.flags & FrameFlags.KEYFRAME:
             self._blocks.clear()
         self._blocks[header.sequence] = attachments
-        return attach(message, attachments)
+        return attach_with_header(header, message, attachments)
 
     def attachments(self, frame, width, height):
         """The Attachments of ``frame`` for a ``width`` x ``height`` depth grid."""
@@ -48,10 +52,15 @@ class AttachingEncoder:
             colour = ColourPicture(self.coder.coding, self.scale, self.coder.encode(picture))
         return Attachments(intrinsics, colour)
 
+    def catchup_frame(self):
+        """The depth encoder's one-off catch-up frame (or None), with the blocks of the frame it copies."""
+        message = self.depth_encoder.catchup_frame()
+        return None if message is None else self._with_blocks(message)
+
     def catchup_messages(self):
         """The depth encoder's catch-up messages, each with the blocks of the frame it copies."""
-        messages = []
-        for message in self.depth_encoder.catchup_messages():
-            header, _ = parse_header(message)
-            messages.append(attach(message, self._blocks.get(header.sequence, Attachments())))
-        return messages
+        return [self._with_blocks(message) for message in self.depth_encoder.catchup_messages()]
+
+    def _with_blocks(self, message):
+        header, _ = parse_header(message)
+        return attach(message, self._blocks.get(header.sequence, Attachments()))

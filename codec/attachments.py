@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from depthcam.codec import errors
 from depthcam.codec.colour import unpack_colour
-from depthcam.codec.header import FrameFlags, parse_header
+from depthcam.codec.header import HEADER_SIZE, FrameFlags, parse_header
 from depthcam.codec.intrinsics import INTRINSICS_BLOCK_SIZE, unpack_intrinsics
 
 
@@ -43,15 +43,20 @@ NO_ATTACHMENTS = Attachments()
 
 def attach(message, attachments):
     """``message`` (a wire frame without attachments) with ``attachments`` put in front of its payload."""
+    header, _ = parse_header(message)
+    return attach_with_header(header, message, attachments)[1]
+
+
+def attach_with_header(header, message, attachments):
+    """``(header, message)`` of ``message`` (whose parsed header is ``header``) with ``attachments``."""
     if attachments == NO_ATTACHMENTS:
-        return message
-    header, payload = parse_header(message)
+        return header, message
     if header.flags & (FrameFlags.INTRINSICS | FrameFlags.COLOUR):
         raise ValueError("the frame carries attachments already")
     blocks = attachments.pack()
     header = dataclasses.replace(header, flags=header.flags | attachments.flags,
                                  payload_length=header.payload_length + len(blocks))
-    return header.pack() + blocks + bytes(payload)
+    return header, header.pack() + blocks + bytes(message[HEADER_SIZE:])
 
 
 def detach(header, payload):

@@ -133,6 +133,11 @@ class ClassicEncoder(CatchupFrame):
             return list(self._group)
         return super().catchup_messages()
 
+    def catchup_frame(self):
+        """The LZMA coding's catch-up frame; None for context mixing, whose joiners need the keyframe
+        and the deltas since (the broadcast core's cache sends those)."""
+        return None if self.coding is Coding.CONTEXT else self.catchup()
+
     def catchup(self):
         """An absolute copy of the latest frame (CATCHUP flag), or None before the first frame.
 

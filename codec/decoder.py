@@ -18,9 +18,11 @@ PAYLOAD_DECODERS = {
     Profile.LOSSLESS_RAW: lossless.decode_payload,
     Profile.LOSSLESS_MM: lossless.decode_payload,
     Profile.FINE: fine.decode_payload,
+    Profile.FINE_INVERSE: fine.decode_inverse_payload,
 }
 # What the samples of each profile are; classic's are codes, none of these.
-PROFILE_UNITS = {**lossless.PROFILE_UNITS, Profile.FINE: DepthUnits.MILLIMETRES}
+PROFILE_UNITS = {**lossless.PROFILE_UNITS, Profile.FINE: DepthUnits.MILLIMETRES,
+                 Profile.FINE_INVERSE: DepthUnits.MILLIMETRES}
 
 
 @functools.lru_cache(maxsize=16)
@@ -71,8 +73,10 @@ class DecodedFrame:
 class StreamDecoder:
     """Decodes the frames of one stream in order.
 
-    A rejected frame raises a ``CodecError`` and leaves the decoder as it was, except a sequence
-    gap, after which it waits for the next keyframe.
+    A rejected frame raises a ``CodecError`` and leaves the decoder as it was, except two, after
+    which it holds no frame and waits for the next keyframe (FORMAT.md, *Rejection rules*): a
+    ``SequenceGapError``, and a classic-cm ``CorruptPayloadError``, keyframe or delta (the model is
+    no longer the encoder's).
     """
 
     def __init__(self):

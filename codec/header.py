@@ -25,6 +25,7 @@ class Profile(enum.IntEnum):
     LOSSLESS_MM = 3
     FINE = 4
     CLASSIC_CM = 5
+    FINE_INVERSE = 6
 
 
 def profile_name(profile):
@@ -33,7 +34,7 @@ def profile_name(profile):
 
 
 # Profiles whose every frame is absolute: a frame of theirs without KEYFRAME is malformed.
-KEYFRAME_ONLY_PROFILES = frozenset({Profile.LOSSLESS_RAW, Profile.LOSSLESS_MM, Profile.FINE})
+KEYFRAME_ONLY_PROFILES = frozenset({Profile.LOSSLESS_RAW, Profile.LOSSLESS_MM, Profile.FINE, Profile.FINE_INVERSE})
 
 
 class FrameFlags(enum.IntFlag):

@@ -1,7 +1,7 @@
 """The encoder factory: a profile name (the source's ``--profile``) and options in, an encoder out."""
 
 from depthcam.codec.classic import ClassicEncoder, Coding, best_coding
-from depthcam.codec.fine import FineEncoder
+from depthcam.codec.fine import FineInverseEncoder
 from depthcam.codec.lossless import LosslessEncoder
 from depthcam.codec.reduction import Reduction
 
@@ -15,8 +15,9 @@ def make_encoder(name, *, keyframe_interval=None, near_mm=500, far_mm=8000,
 
     Options a profile has no use for are ignored: every lossless and fine frame is a keyframe, so
     they take no ``keyframe_interval``; only classic and classic-lzma take ``reduction``, only fine
-    ``error_mm`` (its bound on the depth error, mm; None = FineEncoder.ERROR_MM). ``classic`` sends
-    classic-cm where the compiled coder is built, and classic-lzma's LZMA coding otherwise.
+    ``error_mm`` (its depth error at 1.8 m, mm, growing as depth squared; None =
+    FineEncoder.ERROR_MM). ``classic`` sends classic-cm where the compiled coder is built, and
+    classic-lzma's LZMA coding otherwise; ``fine`` sends fine-inverse (FORMAT.md's profile 6).
     """
     if name == "classic":
         return ClassicEncoder(keyframe_interval, near_mm, far_mm, reduction, best_coding())
@@ -25,5 +26,5 @@ def make_encoder(name, *, keyframe_interval=None, near_mm=500, far_mm=8000,
     if name == "lossless":
         return LosslessEncoder(near_mm, far_mm)
     if name == "fine":
-        return FineEncoder(error_mm, near_mm, far_mm)
+        return FineInverseEncoder(error_mm, near_mm, far_mm)
     raise ValueError(f"unknown profile {name!r} (choose from {', '.join(PROFILE_NAMES)})")

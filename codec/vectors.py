@@ -6,8 +6,9 @@ are held to the same bytes. The output is deterministic: rerunning it gives the 
 
 Layout: ``{"format_version", "dequantize": [{near_mm, far_mm, mm: [256 values]}],
 "streams": [{name, description, frames: [{message, expect}]}]}`` (``lossless.json`` has no
-``dequantize`` but ``raw_to_mm``: units.raw_to_mm of raw 0…2047; it holds the fine profile's
-vectors too). Each stream is fed in order to a fresh decoder; ``message`` is base64; ``expect``
+``dequantize`` but ``raw_to_mm``: units.raw_to_mm of raw 0…2047; it holds the fine and
+fine-inverse profiles' vectors too). Each stream is fed in order to a fresh decoder; ``message``
+is base64; ``expect``
 is either ``{"error": "<error class name>"}`` or, for a classic frame, ``{"header": {...}, "codes":
 base64}``, and for a lossless or fine frame ``{"header", "units": "raw" | "mm", "values_sha256": hex
 of the values' (fine: the depth's) little-endian uint16 bytes}``, plus ``"values"`` (base64 of those bytes) for small frames.
@@ -266,11 +267,12 @@ def build_lossless_vectors():
         _stream("lossless-mm-full", "a 640 x 480 millimetre frame", [full_mm]),
         _stream("lossless-without-keyframe", "a lossless frame must be a keyframe",
                 [lossless_message(smooth, small, flags=FrameFlags.NONE), good]),
-        _stream("unknown-profile-6", "a profile id beyond the known ones",
-                [_patched(good, 5, "<B", 6)]),
+        _stream("unknown-profile-7", "a profile id beyond the known ones",
+                [_patched(good, 5, "<B", 7)]),
         _stream("lossless-corrupt", "; ".join(name for name, _ in corrupt) + "; then a good frame",
                 [message for _, message in corrupt] + [good]),
         *_fine_streams(),
+        *_fine_inverse_streams(),
         _stream("lossless-then-classic-delta", "a classic delta does not follow a lossless frame",
                 [good, _patched(_classic_delta(), 8, "<I", 1)]),
     ]
@@ -302,6 +304,35 @@ def _fine_streams():
                  fine_message(scattered, body=struct.pack("<H", 33) + lossless.encode_body(scattered)),
                  fine_message(levels)]),
         _stream("fine-without-keyframe", "a fine frame must be a keyframe",
+                [_patched(full, 6, "<B", 0)]),
+    ]
+
+
+def fine_inverse_message(levels, scale=fine.scale_for(fine.FineEncoder.ERROR_MM), body=None):
+    """A fine-inverse wire frame of ``levels`` (or of the given body, to build bad ones)."""
+    if body is None:
+        body = struct.pack("<I", scale) + lossless.encode_body(levels)
+    return lossless_message(levels, Profile.FINE_INVERSE, payload=zstdframe.compress(body, 1))
+
+
+def _fine_inverse_streams():
+    encoder = fine.FineInverseEncoder()
+    full = encoder.encode(DepthFrame(full_lossless_frames(1)[0], DepthUnits.RAW_DISPARITY, 1.5e9))
+    smooth, scattered = small_lossless_frames()
+    levels = np.where(smooth == 2047, 0, smooth).astype(np.uint16)  # 2047: a hole, level 0
+    body = lossless.encode_body(levels)
+    return [
+        _stream("fine-inverse-full", "a 640 x 480 raw frame as fine-inverse: 320 x 240 mm, 10 mm at 1.8 m, "
+                "and its catch-up copy", [full, encoder.catchup()]),
+        _stream("fine-inverse-small", "odd-sized fine-inverse frames: scale 162000 with holes, then scale "
+                "1000000 with scattered levels 16 and up (every rounding case)",
+                [fine_inverse_message(levels), fine_inverse_message(scattered + 16, scale=1_000_000)]),
+        _stream("fine-inverse-corrupt", "no scale; scale 0; scale / level beyond 65535 mm; then a good frame",
+                [fine_inverse_message(levels, body=b"\xd0\x78\x02"),
+                 fine_inverse_message(levels, body=struct.pack("<I", 0) + body),
+                 fine_inverse_message(levels, body=struct.pack("<I", fine.MAX_SCALE) + body),
+                 fine_inverse_message(levels)]),
+        _stream("fine-inverse-without-keyframe", "a fine-inverse frame must be a keyframe",
                 [_patched(full, 6, "<B", 0)]),
     ]
 

@@ -9,11 +9,14 @@ open ``http://HOST:PORT/?stream=<name>``. The token never goes on the command li
 
 import argparse
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
-from depthcam.relay.auth import TOKEN_ENV_VAR, BearerTokenCheck, TokenConfigError, load_token
+from depthcam.protocol.streams import is_valid_stream_name
+from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError, read_token
+from depthcam.relay.auth import BearerTokenCheck
 from depthcam.relay.config import RelayConfig
-from depthcam.codec.publishing import is_valid_stream_name
+from depthcam.relay.fdlimit import raise_fd_limit
 
 # How long the relay waits for its close frames to go out when it stops.
 SHUTDOWN_GRACE_S = 0.5
@@ -66,6 +69,8 @@ def build_parser():
         # Else `--token SECRET` would pass for `--token-file SECRET`.
         allow_abbrev=False,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('depthcam')}",
+                        help="print the installed depthcam's version and exit")
     net = parser.add_argument_group("network")
     net.add_argument("--host", default=d.host,
                      help="address to listen on; 0.0.0.0 on a public host")
@@ -74,6 +79,14 @@ def build_parser():
     net.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
                      help="an Origin (scheme://host[:port]) whose pages may watch; repeat for more; "
                           "none given: any page. List the relay's own address to keep its client working")
+    net.add_argument("--tls-cert", type=Path, default=d.tls_cert, metavar="PEM",
+                     help="certificate chain (leaf first, e.g. certbot's fullchain.pem): listen with "
+                          "TLS, for wss:// and https://; SIGHUP reloads it and --tls-key")
+    net.add_argument("--tls-key", type=Path, default=d.tls_key, metavar="PEM",
+                     help="the certificate's private key (e.g. certbot's privkey.pem)")
+    net.add_argument("--public-stats", action="store_true", default=d.public_stats,
+                     help="/stats names the streams to anyone (without it, only to a request "
+                          "with 'Authorization: Bearer <token>'; others get the totals)")
     net.add_argument("--client-dir", type=Path, default=d.client_dir,
                      help="folder of the browser client served at /")
     net.add_argument("--default-stream", type=_stream_name, default=d.default_stream,
@@ -95,23 +108,95 @@ def build_parser():
                         help="viewer connections in all; more are refused with HTTP 503")
     limits.add_argument("--max-viewers-per-stream", type=_positive_int, default=d.max_viewers_per_stream,
                         help="viewer connections on one stream; more are refused with HTTP 503")
+    limits.add_argument("--max-lag", type=_positive_seconds, default=d.max_lag_s,
+                        help="seconds a viewer may fall behind live (its socket staying full) "
+                             "before it skips to the newest keyframe")
     limits.add_argument("--max-unsent-bytes", type=_non_negative_int, default=d.max_unsent_bytes,
                         help="bytes a viewer may have queued beyond its full socket buffer before it "
-                             "skips to the next keyframe")
+                             "skips to the newest keyframe (a bound on memory per viewer)")
     limits.add_argument("--stuck-timeout", type=_positive_seconds, default=d.stuck_timeout_s,
-                        help="seconds a viewer's socket may stay full before it is dropped")
+                        help="seconds a viewer's socket may stay full before it is dropped (it "
+                             "cannot take even a keyframe)")
     limits.add_argument("--viewer-socket-buffer-bytes", type=_non_negative_int,
                         default=d.viewer_socket_buffer_bytes,
                         help="kernel send buffer of each viewer socket in bytes (bounds a slow "
                              "viewer's lag); 0: the kernel's own autotuning")
     limits.add_argument("--handshake-timeout", type=_positive_seconds, default=d.handshake_timeout_s,
-                        help="seconds a client may take to send its request and finish the "
-                             "WebSocket handshake; also the idle timeout of plain HTTP connections")
+                        help="seconds a client may take, in all, to send a whole request (a page, "
+                             "/stats or a WebSocket handshake), however it trickles; also the idle "
+                             "timeout of plain HTTP connections")
+    limits.add_argument("--max-connections-per-address", type=_positive_int,
+                        default=d.max_connections_per_address,
+                        help="open connections one IP address may hold; more get HTTP 503 (behind "
+                             "a reverse proxy every client has the proxy's address: raise it)")
+    limits.add_argument("--max-handshakes-per-address", type=_positive_int,
+                        default=d.max_handshakes_per_address,
+                        help="connections one IP address may have that have not yet sent a whole "
+                             "request; more get HTTP 503")
     limits.add_argument("--ping-interval", type=_positive_seconds, default=d.ping_interval_s,
                         help="seconds between WebSocket pings to every source and viewer")
     limits.add_argument("--ping-timeout", type=_positive_seconds, default=d.ping_timeout_s,
                         help="seconds to wait for a pong before dropping a connection (idle timeout)")
+    _add_scaling_flags(parser)
     return parser
+
+
+def _worker_count(text):
+    from depthcam.relay.workers import worker_count
+
+    try:
+        return worker_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (N or auto)") from exc
+
+
+def _add_scaling_flags(parser):
+    scaling = parser.add_argument_group("scaling (README: Scaling)")
+    scaling.add_argument("--workers", type=_worker_count, default=1, metavar="N|auto",
+                         help="relay processes sharing the port (auto: one per core); a worker "
+                              "that dies is restarted. Without --bus they join through a local hub")
+    scaling.add_argument("--bus", default=None, metavar="URL",
+                         help="join other relays through Redis: redis://HOST[:PORT][/DB] or "
+                              "rediss://... (TLS); none: this relay alone")
+    scaling.add_argument("--bus-password-file", type=Path, default=None,
+                         help="file holding the Redis password; without it, $DEPTHCAM_BUS_PASSWORD "
+                              "is read (none: no AUTH)")
+    scaling.add_argument("--bus-ca-file", type=Path, default=None,
+                         help="PEM certificate of the CA that signed a rediss:// server's "
+                              "certificate; none: the system's trust store")
+    scaling.add_argument("--upstream", default=None, metavar="URL",
+                         help="re-broadcast stream NAME of another relay, watching "
+                              "ws[s]://HOST[:PORT]/view/NAME as a viewer")
+    scaling.add_argument("--upstream-ca-file", type=Path, default=None,
+                         help="PEM certificate of the CA that signed a wss:// upstream's "
+                              "certificate; none: the system's trust store")
+    scaling.add_argument("--reuse-port", action="store_true",
+                         help="listen with SO_REUSEPORT beside other relays on the same port "
+                              "(what --workers does for its workers)")
+    scaling.add_argument("--worker", action="store_true",
+                         help="run as a worker of a --workers supervisor: stop when it goes (its "
+                              "pipe on stdin closes); set by the supervisor, not for use by hand")
+    scaling.add_argument("--worker-hub", type=Path, default=None,
+                         help="Unix socket of a --workers supervisor's local hub; set by the "
+                              "supervisor for its workers, not for use by hand")
+
+
+def _build_link(args, reactor):
+    """The BusLink of --bus or --worker-hub, or None for a relay on its own."""
+    from depthcam.relay.bus import BusLink
+
+    if args.bus is not None:
+        from depthcam.relay.redisbus import RedisBus, parse_bus_url, read_bus_password
+
+        bus = RedisBus(parse_bus_url(args.bus), read_bus_password(args.bus_password_file),
+                       args.bus_ca_file, reactor)
+    elif args.worker_hub is not None:
+        from depthcam.relay.hub import HubBus
+
+        bus = HubBus(args.worker_hub, reactor)
+    else:
+        return None
+    return BusLink(bus, reactor)
 
 
 def config_from_args(args):
@@ -123,24 +208,33 @@ def config_from_args(args):
         max_streams=args.max_streams,
         max_viewers=args.max_viewers,
         max_viewers_per_stream=args.max_viewers_per_stream,
+        max_lag_s=args.max_lag,
         max_unsent_bytes=args.max_unsent_bytes,
         stuck_timeout_s=args.stuck_timeout,
         viewer_socket_buffer_bytes=args.viewer_socket_buffer_bytes,
         handshake_timeout_s=args.handshake_timeout,
         ping_interval_s=args.ping_interval,
         ping_timeout_s=args.ping_timeout,
+        max_connections_per_address=args.max_connections_per_address,
+        max_handshakes_per_address=args.max_handshakes_per_address,
         allowed_origins=tuple(args.allowed_origin),
+        public_stats=args.public_stats,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         client_dir=args.client_dir,
         default_stream=args.default_stream,
     )
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from_args(args)
+    if (config.tls_cert is None) != (config.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     try:
-        token_check = BearerTokenCheck(load_token(args.token_file))
+        token_check = BearerTokenCheck(read_token(args.token_file))
     except TokenConfigError as exc:
         parser.error(str(exc))
 
@@ -150,6 +244,7 @@ def main(argv=None):
         textFileLogObserver,
     )
 
+    from depthcam.broadcast import tls
     from depthcam.relay.resources import build_relay
 
     level = LogLevel.levelWithName(args.log_level)
@@ -157,16 +252,54 @@ def main(argv=None):
         textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(defaultLogLevel=level)]
     )])
     log = Logger(namespace="depthcam.relay")
+    if args.workers > 1 and not args.worker:
+        from depthcam.relay.workers import run_supervisor
+
+        run_supervisor(args, argv, reactor)
+        return
+    before, after = raise_fd_limit()
+    log.info("open-file limit: {after} (was {before}): at most about that many connections",
+             before=before, after=after)
     try:
-        relay = build_relay(config, token_check, reactor)
+        link = _build_link(args, reactor)
+        relay = build_relay(config, token_check, reactor, link)
+        if args.upstream is not None:
+            from depthcam.relay.upstream import stream_of_upstream
+
+            stream_of_upstream(args.upstream)
     except ValueError as exc:
         parser.error(str(exc))
-    port = reactor.listenTCP(config.port, relay.site, interface=config.host)
+    certificate = None
+    if config.tls_cert is not None:
+        try:
+            certificate = tls.ReloadingCertificate(config.tls_cert, config.tls_key)
+        except tls.TLSConfigError as exc:
+            parser.error(str(exc))
+        tls.reload_on_sighup(certificate, reactor)
+    if args.reuse_port:
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        from depthcam.relay.workers import listen_reuse_port
+
+        factory = relay.site if certificate is None else TLSMemoryBIOFactory(certificate, False, relay.site)
+        port = listen_reuse_port(reactor, config.host, config.port, factory)
+    else:
+        port = tls.listen(reactor, config.port, relay.site, config.host, certificate)
+    if link is not None:
+        link.start()
+    if args.worker:
+        from depthcam.relay.workers import stop_with_supervisor
+
+        stop_with_supervisor(reactor)
+    if args.upstream is not None:
+        from depthcam.relay.upstream import watch_upstream
+
+        watch_upstream(args.upstream, relay.registry, reactor, args.upstream_ca_file)
     address = port.getHost()
     log.info(
-        "relay on http://{host}:{port}/ (sources: /source/<name>, viewers: /view/<name> and /ws, "
-        "stats: /stats)",
-        host=address.host, port=address.port,
+        "relay on {scheme}://{host}:{port}/ (sources: /source/<name>, viewers: /view/<name> and "
+        "/ws, stats: /stats)",
+        scheme="https" if certificate else "http", host=address.host, port=address.port,
     )
 
     def close_connections():

@@ -6,26 +6,20 @@ A source proves it may publish by sending the token in its opening handshake as:
 
 (an Autobahn client: ``WebSocketClientFactory(url, headers={"Authorization": f"Bearer {token}"})``).
 Nothing else is accepted: no query parameter (URLs end up in logs) and no subprotocol trick. The
-relay reads the token from ``--token-file`` or, failing that, from the ``DEPTHCAM_RELAY_TOKEN``
-environment variable; never from the command line, where other users can read it. Missing or
+relay reads the token with ``depthcam.protocol.tokens.read_token`` (``--token-file`` or, failing
+that, ``DEPTHCAM_RELAY_TOKEN``); never from the command line, where other users can read it. Missing or
 malformed header: HTTP 401; wrong token: HTTP 403.
 
 Viewers need no token. When ``--allowed-origin`` is given, a viewer whose handshake carries an
 ``Origin`` header that is not in the list is refused with HTTP 403, so other sites cannot embed
 the stream; a handshake without ``Origin`` (not a browser) is let through, since anyone outside a
-browser can send any Origin anyway.
+browser can send any Origin anyway. That policy lives in ``depthcam.broadcast.origins``.
 """
 
 import hmac
-import os
-from pathlib import Path
-from urllib.parse import urlsplit
 
-from depthcam.codec.publishing import TOKEN_ENV_VAR, TokenConfigError, choose_token
-
-__all__ = ["TOKEN_ENV_VAR", "TokenConfigError", "AuthError", "BearerTokenCheck", "OriginPolicy", "load_token"]
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
+# The Origin rule is the broadcast core's, shared with direct mode (its own rule is stricter).
+from depthcam.broadcast.origins import OriginPolicy, OriginRefused, normalize_origin  # noqa: F401
 
 
 class AuthError(Exception):
@@ -37,16 +31,31 @@ class AuthError(Exception):
         self.reason = reason
 
 
-def load_token(token_file=None, environ=None):
-    """The publish token from ``token_file`` if given, else ``$DEPTHCAM_RELAY_TOKEN`` (see
-    ``depthcam.codec.publishing.choose_token`` for its rules); raises TokenConfigError."""
-    if token_file is None:
-        return choose_token(environ=os.environ if environ is None else environ)
-    try:
-        text = Path(token_file).read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TokenConfigError(f"cannot read the token file {token_file}: {exc}") from exc
-    return choose_token(text, token_file)
+class BearerTokenCheck:
+    """Checks a handshake's ``Authorization`` header against the one publish token."""
+
+    SCHEME = "bearer"
+
+    def __init__(self, token):
+        self._token = token.encode("ascii")
+
+    def check(self, authorization):
+        """Return if ``authorization`` (the header's value, or None) carries the token; else raise AuthError."""
+        scheme, _, given = (authorization or "").strip().partition(" ")
+        given = given.strip()
+        if scheme.lower() != self.SCHEME or not given:
+            raise AuthError(401, "publishing needs an Authorization: Bearer token")
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), self._token):
+            raise AuthError(403, "wrong publish token")
+
+
+class AuthError(Exception):
+    """A source's handshake carries no valid token; ``http_status`` is 401 or 403."""
+
+    def __init__(self, http_status, reason):
+        super().__init__(reason)
+        self.http_status = http_status
+        self.reason = reason
 
 
 class BearerTokenCheck:
@@ -82,20 +91,3 @@ def normalize_origin(origin):
     if port is None or port == DEFAULT_PORTS.get(parts.scheme):
         return f"{parts.scheme}://{parts.hostname}"
     return f"{parts.scheme}://{parts.hostname}:{port}"
-
-
-class OriginPolicy:
-    """Which pages may open a viewer socket: any (no list given), or the listed Origins only."""
-
-    def __init__(self, allowed_origins=()):
-        bad = [origin for origin in allowed_origins if normalize_origin(origin) is None]
-        if bad:
-            raise ValueError(f"not an origin (scheme://host[:port]): {', '.join(bad)}")
-        self._allowed = frozenset(map(normalize_origin, allowed_origins))
-
-    def check(self, origin):
-        """Return if a handshake with this Origin header (or None) may watch; else raise AuthError(403)."""
-        if not self._allowed or origin is None:
-            return
-        if normalize_origin(origin) not in self._allowed:
-            raise AuthError(403, f"origin {origin.strip()[:100]} is not allowed to watch")

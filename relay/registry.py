@@ -2,9 +2,11 @@
 
 Streams are created when a viewer or a source first asks for one (a viewer may wait for a source
 that has not connected yet) and forgotten when the last of them leaves. Names match
-``codec/publishing.py``'s ``STREAM_NAME``; the site answers 404 for any other.
+``depthcam.protocol.streams``' ``STREAM_NAME``; the site answers 404 for any other.
 
-Limits: at most ``max_streams`` streams, ``max_viewers`` viewers in all and
+Limits: at most ``max_streams`` streams with a source (a name that only viewers asked for does
+not count: a viewer of a stream that has no source yet waits for it, within the viewer limits
+and its address's caps, so idle viewers on made-up names cannot squat the camera's slots), ``max_viewers`` viewers in all and
 ``max_viewers_per_stream`` on one stream. A connection is counted from its handshake
 (``admit_*``) to its close (``release_*``), so a flood of handshakes cannot slip past a limit
 before any of them opens. Past a limit, ``admit_*`` raises ``RelayFullError`` (HTTP 503); the
@@ -22,11 +24,7 @@ stream name take turns, each time one of them reconnects; a push client should t
 
 from twisted.logger import Logger
 
-from depthcam.codec.errors import FrameFormatError
-from depthcam.codec.header import parse_header
-from depthcam.relay.fanout import Fanout
-from depthcam.relay.stats import RateMeter
-from depthcam.relay.stream import StreamCache, StreamFrame
+from depthcam.broadcast.channel import Channel
 
 
 class RelayFullError(Exception):
@@ -35,25 +33,16 @@ class RelayFullError(Exception):
     http_status = 503  # Service Unavailable
 
 
-class RelayStream:
-    """One named stream: its source (at most one), its StreamCache and its Fanout.
+class RelayStream(Channel):
+    """One named stream: a broadcast Channel, its source (at most one) and its admission counts.
 
-    ``prepare`` frames a message once for every viewer (``viewer.prepare_frame`` in the relay; the
-    identity in plain tests).
+    Its source is told the viewer count whenever it changes, and once when it attaches
+    (``publisher.send_viewer_count``), so a source nobody watches can stop encoding.
     """
 
-    def __init__(self, name, prepare=None, clock=None, max_unsent_bytes=None,
-                 stuck_timeout_s=None, max_cached_bytes=None):
-        if clock is None:
-            from twisted.internet import reactor as clock
-        self.name = name
-        self._prepare = prepare or (lambda message: message)
-        self.cache = StreamCache(clock, max_cached_bytes)
-        self.fanout = Fanout(self.cache, max_unsent_bytes, stuck_timeout_s, clock)
+    def __init__(self, name, clock=None, **budget):
+        super().__init__(name, clock, on_viewer_count=self._tell_publisher, **budget)
         self.publisher = None
-        self.frames_in = RateMeter(clock)
-        self.frames_rejected = 0
-        self.deltas_dropped_broken_chain = 0
         self.viewer_slots = 0  # viewers admitted, from handshake to close
         self.publisher_slots = 0  # sources admitted, from handshake to close
 
@@ -61,27 +50,16 @@ class RelayStream:
         return f"<RelayStream {self.name!r}>"
 
     @property
+    def source_connected(self):
+        return self.publisher is not None
+
+    @property
     def is_unused(self):
         return not (self.viewer_slots or self.publisher_slots)
 
-    def publish(self, message):
-        """Forward one message from the source to the viewers; True if it was forwarded.
-
-        Raises the codec's ``FrameFormatError`` (and counts it) for a message that is not a valid
-        frame. A delta that does not follow the previous frame is counted and not forwarded.
-        """
-        try:
-            header, _ = parse_header(message)
-        except FrameFormatError:
-            self.frames_rejected += 1
-            raise
-        self.frames_in.mark()
-        frame = StreamFrame.from_header(header, self._prepare(message), len(message))
-        if not self.cache.add(frame):
-            self.deltas_dropped_broken_chain += 1
-            return False
-        self.fanout.publish(frame)
-        return True
+    def _tell_publisher(self, count):
+        if self.publisher is not None:
+            self.publisher.send_viewer_count(count)
 
 
 class StreamRegistry:
@@ -104,8 +82,10 @@ class StreamRegistry:
         self.viewers_refused = 0
         self.sources_refused = 0
 
-    def admit_viewer(self, name):
-        """Count a viewer's handshake for stream ``name`` and return the stream, or raise RelayFullError."""
+    def admit_viewer(self, name, origin=None):
+        """Count a viewer's handshake for stream ``name`` and return the stream, or raise RelayFullError.
+
+        ``origin`` is checked by the relay's ``OriginGate`` before this is called."""
         if self.viewer_slots >= self.max_viewers:
             self.viewers_refused += 1
             raise RelayFullError(f"relay full: {self.max_viewers} viewers")
@@ -113,11 +93,7 @@ class StreamRegistry:
         if stream is not None and stream.viewer_slots >= self.max_viewers_per_stream:
             self.viewers_refused += 1
             raise RelayFullError(f"stream full: {self.max_viewers_per_stream} viewers")
-        try:
-            stream = self._stream(name)
-        except RelayFullError:
-            self.viewers_refused += 1
-            raise
+        stream = self._stream(name)
         stream.viewer_slots += 1
         self.viewer_slots += 1
         return stream
@@ -130,28 +106,29 @@ class StreamRegistry:
 
     def admit_publisher(self, name):
         """Count an authenticated source's handshake for ``name`` and return the stream."""
-        try:
-            stream = self._stream(name)
-        except RelayFullError:
+        stream = self.streams.get(name)
+        if (stream is None or not stream.publisher_slots) and self.sourced_streams() >= self.max_streams:
             self.sources_refused += 1
-            raise
+            raise RelayFullError(f"relay full: {self.max_streams} streams with a source")
+        stream = self._stream(name)
         stream.publisher_slots += 1
         return stream
 
     def attach_publisher(self, stream, publisher):
         """Make ``publisher`` the stream's source; an older one is replaced (``publisher.replace()``)."""
         previous, stream.publisher = stream.publisher, publisher
-        stream.cache.reset()
+        stream.reset()
         if previous is not None:
             self.log.info("stream {name}: a newer source takes over", name=stream.name)
             previous.replace()
+        publisher.send_viewer_count(len(stream.fanout))
 
     def release_publisher(self, stream, publisher):
         """Uncount a source admitted to ``stream``; if it was the stream's source, the stream has none."""
         stream.publisher_slots -= 1
         if stream.publisher is publisher:
             stream.publisher = None
-            stream.cache.reset()
+            stream.reset()
         self._forget_if_unused(stream)
 
     def connections(self):
@@ -161,11 +138,13 @@ class StreamRegistry:
                 yield stream.publisher
             yield from stream.fanout.viewers()
 
+    def sourced_streams(self):
+        """How many streams have a source admitted (what ``max_streams`` limits)."""
+        return sum(1 for stream in self.streams.values() if stream.publisher_slots)
+
     def _stream(self, name):
         stream = self.streams.get(name)
         if stream is None:
-            if len(self.streams) >= self.max_streams:
-                raise RelayFullError(f"relay full: {self.max_streams} streams")
             stream = self.streams[name] = self._make_stream(name)
         return stream
 

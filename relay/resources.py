@@ -3,11 +3,11 @@
 =====================  =====================================================================
 path                   what
 =====================  =====================================================================
-``/``                  the static browser client (``--client-dir``; no directory listings)
+``/``                  the browser client (``--client-dir``; only what its page loads)
 ``/view/<name>``       viewer WebSocket of stream ``<name>`` (``[A-Za-z0-9_-]{1,64}``, else 404)
 ``/source/<name>``     source WebSocket of stream ``<name>``, needs the publish token
 ``/ws``                viewer WebSocket of the default stream (the client's default address)
-``/stats``             JSON counters and rates (``stats.py``)
+``/stats``             JSON counters and rates (``broadcast/stats.py``)
 =====================  =====================================================================
 """
 
@@ -19,38 +19,42 @@ from twisted.logger import Logger
 from twisted.web import pages
 from twisted.web.resource import Resource
 from twisted.web.server import Site
-from twisted.web.static import File
 
-from depthcam.relay.auth import OriginPolicy
-from depthcam.relay.closecodes import RelayCloseCode, close_with
+from depthcam.broadcast.admission import AddressCaps, AddressGuard
+from depthcam.broadcast.closing import close_with
+from depthcam.broadcast.files import ClientFiles
+from depthcam.broadcast.site import QuietSite
+from depthcam.broadcast.stats import StatsResource
+from depthcam.broadcast.viewer import ViewerFactory
+from depthcam.protocol import limits
+from depthcam.protocol.closecodes import CloseCode
+from depthcam.protocol.streams import is_valid_stream_name
+from depthcam.relay.auth import AuthError, OriginPolicy, OriginRefused
+from depthcam.relay.bus import BusStream
 from depthcam.relay.publisher import PublisherFactory
-from depthcam.codec.publishing import is_valid_stream_name
 from depthcam.relay.registry import RelayStream, StreamRegistry
-from depthcam.relay.stats import StatsResource
-from depthcam.relay.viewer import ViewerFactory, prepare_frame
-
-# Autobahn waits this long for the peer's answer to a close frame before dropping the connection.
-CLOSE_HANDSHAKE_TIMEOUT_S = 2.0
 
 log = Logger()
 
 
-class ClientFiles(File):
-    """The browser client's files, without directory listings."""
+class ViewerAdmission:
+    """Who may watch on the relay: the Origin policy, then the registry's limits."""
 
-    def directoryListing(self):
-        return pages.forbidden()
+    def __init__(self, registry, origin_policy):
+        self._registry = registry
+        self._origin_policy = origin_policy
 
+    def admit_viewer(self, stream_name, origin):
+        """The RelayStream for a viewer's handshake; raises OriginRefused (403) or RelayFullError (503)."""
+        try:
+            self._origin_policy.check(origin)
+        except OriginRefused:
+            self._registry.viewers_refused += 1
+            raise
+        return self._registry.admit_viewer(stream_name)
 
-class SiteWithoutAccessLog(Site):
-    """A Site that logs no line per HTTP request.
-
-    Twisted's ``Site`` logs one at info level for every file a page loads and every /stats poll;
-    the log has one line per source and viewer connection instead (``publisher.py``, ``viewer.py``).
-    """
-
-    def log(self, request):
-        """Log nothing (Twisted's access-log hook)."""
+    def release_viewer(self, stream):
+        self._registry.release_viewer(stream)
 
 
 class _ForStream:
@@ -85,12 +89,13 @@ class StreamSockets(Resource):
 
 @dataclass(frozen=True)
 class Relay:
-    """A built relay: the Site to listen with, and its StreamRegistry (for tests and the bench)."""
+    """A built relay: the factory to listen with (its Site behind the per-address guard), and its
+    StreamRegistry (for tests and the bench)."""
 
-    site: Site
+    site: AddressGuard
     registry: StreamRegistry
 
-    def close_connections(self, code=RelayCloseCode.GOING_AWAY, reason="relay shutting down"):
+    def close_connections(self, code=CloseCode.GOING_AWAY, reason="relay shutting down"):
         """Start closing every source and viewer (when the relay stops)."""
         for protocol in list(self.registry.connections()):
             close_with(protocol, code, reason)
@@ -99,7 +104,7 @@ class Relay:
 def _connection_options(config):
     return dict(
         openHandshakeTimeout=config.handshake_timeout_s,
-        closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT_S,
+        closeHandshakeTimeout=limits.CLOSE_HANDSHAKE_TIMEOUT_S,
         autoPingInterval=config.ping_interval_s,
         autoPingTimeout=config.ping_timeout_s,
         # Refusals get a close frame with their code instead of a bare TCP drop.
@@ -108,36 +113,68 @@ def _connection_options(config):
     )
 
 
-def build_relay(config, token_check, reactor=None):
-    """Wire a relay from a RelayConfig and a ``auth.BearerTokenCheck``; return it as a Relay."""
+def build_relay(config, token_check, reactor=None, link=None):
+    """Wire a relay from a RelayConfig and a ``auth.BearerTokenCheck``; return it as a Relay.
+
+    ``link`` (optional): a ``bus.BusLink`` joining the relay's streams to other relays'.
+    """
     if reactor is None:
         from twisted.internet import reactor
     make_stream = partial(
         RelayStream,
-        prepare=prepare_frame,
         clock=reactor,
+        max_lag_s=config.max_lag_s,
         max_unsent_bytes=config.max_unsent_bytes,
         stuck_timeout_s=config.stuck_timeout_s,
     )
-    registry = StreamRegistry(
-        make_stream,
+    registry_limits = dict(
         max_streams=config.max_streams,
         max_viewers=config.max_viewers,
         max_viewers_per_stream=config.max_viewers_per_stream,
     )
+    if link is None:
+        registry = StreamRegistry(make_stream, **registry_limits)
+    else:
+        registry = link.make_registry(partial(BusStream, **make_stream.keywords), **registry_limits)
     viewers = ViewerFactory(
-        registry, OriginPolicy(config.allowed_origins), config.viewer_socket_buffer_bytes, reactor
+        ViewerAdmission(registry, OriginPolicy(config.allowed_origins)),
+        socket_buffer_bytes=config.viewer_socket_buffer_bytes, reactor=reactor,
+        **_connection_options(config),
     )
     sources = PublisherFactory(registry, token_check, config.max_message_bytes, reactor)
-    for factory in (viewers, sources):
-        factory.setProtocolOptions(**_connection_options(config))
+    sources.setProtocolOptions(**_connection_options(config))
 
-    if not config.client_dir.is_dir():
-        log.warn("no client files at {path}; / answers 404", path=config.client_dir)
-    root = ClientFiles(str(config.client_dir))
+    if not (config.client_dir / "index.html").is_file():
+        log.warn("no client at {path}; / answers 404", path=config.client_dir)
+    root = ClientFiles(config.client_dir)
     root.putChild(b"view", StreamSockets(viewers))
     root.putChild(b"source", StreamSockets(sources))
     root.putChild(b"ws", WebSocketResource(_ForStream(viewers, config.default_stream)))
-    root.putChild(b"stats", StatsResource(registry, reactor))
-    site = SiteWithoutAccessLog(root, timeout=config.handshake_timeout_s, reactor=reactor)
-    return Relay(site, registry)
+    guard = None  # set below; /stats reads its counters when asked
+
+    def may_name_streams(request):
+        if config.public_stats:
+            return True
+        try:
+            token_check.check(request.getHeader(b"authorization") and
+                              request.getHeader(b"authorization").decode("latin-1"))
+        except AuthError:
+            return False
+        return True
+
+    root.putChild(b"stats", StatsResource(
+        lambda: registry.streams,
+        lambda: {"viewers_refused": registry.viewers_refused,
+                 "sources_refused": registry.sources_refused,
+                 **guard.counters(),
+                 **({} if link is None else {"bus": link.stats()})},
+        reactor,
+        may_name_streams,
+    ))
+    site = QuietSite(root, timeout=config.handshake_timeout_s, reactor=reactor)
+    guard = AddressGuard(site, AddressCaps(
+        max_connections=config.max_connections_per_address,
+        max_handshakes=config.max_handshakes_per_address,
+        handshake_deadline_s=config.handshake_timeout_s,
+    ), clock=reactor)
+    return Relay(guard, registry)

@@ -7,13 +7,14 @@
                                                                  in the 2012 form
 
 Both modes share the frame source, the encoder and the pump; only the sink differs (``direct.py``
-or ``push.py``).
+or ``push.py``). In both, the pump pauses while nobody watches.
 """
 
 import argparse
 import errno
 import sys
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,24 +28,27 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
+from depthcam.broadcast import tls
+from depthcam.broadcast.origins import is_local_name, normalize_origin
 from depthcam.codec import LegacyEncoder, Profile, profiles
 from depthcam.codec.attaching import AttachingEncoder
 from depthcam.codec.colour import CODING_NAMES, SCALES, PictureCoder
-from depthcam.codec.publishing import DEFAULT_STREAM, TOKEN_ENV_VAR, TokenConfigError, is_valid_stream_name
 from depthcam.codec.reduction import Reduction
+from depthcam.protocol.streams import DEFAULT_STREAM, SOURCE_PREFIX, is_valid_stream_name
+from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError, read_token
 from depthcam.source.config import SourceConfig, Wire
 from depthcam.source.devices import DEVICE_SYNTAX, open_device, parse_device_spec
-from depthcam.source.direct import ViewerFactory, build_site
+from depthcam.source.direct import EncoderPublisher, IdlePause, build_site, build_viewers, make_channel
 from depthcam.source.frames import SourceEnded
 from depthcam.source.pump import FramePump
-from depthcam.source.push import PushFactory, RelaySink, read_token
+from depthcam.source.push import PushFactory, RelaySink
 
 log = Logger(namespace="depthcam.source")
 
 # Bind addresses that mean "this machine", for the URL we print.
 LOCAL_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost")
 # Where a relay takes a source's stream (relay/resources.py): /source/<name>.
-RELAY_SOURCE_PREFIX = "/source/"
+RELAY_SOURCE_PREFIX = SOURCE_PREFIX
 
 
 def parse_device(text):
@@ -93,12 +97,13 @@ def start_pump(config, source, encoder, sink, reactor):
 
 @dataclass
 class DirectSource:
-    """A running direct-mode source: its frame source, pump, viewers and listening port."""
+    """A running direct-mode source: its frame source, pump, broadcast channel and listening port."""
 
     source: object
     pump: FramePump
-    viewers: ViewerFactory
+    channel: object
     port: object
+    scheme: str = "http"
 
     @property
     def url(self):
@@ -107,7 +112,7 @@ class DirectSource:
         host = "localhost" if address.host in LOCAL_HOSTS else address.host
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{address.port}/"
+        return f"{self.scheme}://{host}:{address.port}/"
 
     @property
     def banner(self):
@@ -134,17 +139,33 @@ def serve(config, reactor):
     ).is_dir():
         log.warn("no node_modules in {client_dir}: run `npm install` there first",
                  client_dir=config.client_dir)
+    certificate = None
+    if config.tls_cert is not None:
+        certificate = tls.ReloadingCertificate(config.tls_cert, config.tls_key)
+        tls.reload_on_sighup(certificate, reactor)
     source = open_device(config, reactor)
     encoder = make_encoder(config)
-    viewers = ViewerFactory(encoder.catchup_messages, reactor=reactor)
+    channel = make_channel(encoder, reactor, max_lag_s=config.max_lag_s)
+    site = build_site(config.client_dir, build_viewers(channel, reactor, config.allowed_origins),
+                      channel, reactor)
     try:
-        port = reactor.listenTCP(config.port, build_site(config.client_dir, viewers),
-                                 interface=config.host)
+        port = tls.listen(reactor, config.port, site, config.host, certificate)
     except CannotListenError:
         source.close()
         raise
-    pump = start_pump(config, source, encoder, viewers.fanout, reactor)
-    return DirectSource(source, pump, viewers, port)
+    if not is_local_name(config.host or "0.0.0.0"):
+        log.warn(
+            "listening on {host}: anyone who can reach port {port} on this machine's networks "
+            "can open the page and watch; pages of other sites cannot ({origins})",
+            host=config.host, port=port.getHost().port,
+            origins=("only this page's origin and this machine's pages" if not config.allowed_origins
+                     else "besides this page's origin and this machine's pages: "
+                     + ", ".join(config.allowed_origins)),
+        )
+    pump = start_pump(config, source, encoder, EncoderPublisher(channel), reactor)
+    # Nobody watches yet: read and encode nothing until someone does.
+    IdlePause(pump, channel).viewers_changed(len(channel.fanout))
+    return DirectSource(source, pump, channel, port, "https" if certificate else "http")
 
 
 def viewer_page_url(relay_url):
@@ -152,7 +173,8 @@ def viewer_page_url(relay_url):
     url = urlsplit(relay_url)
     name = url.path[len(RELAY_SOURCE_PREFIX):]
     query = "" if name == DEFAULT_STREAM else f"?stream={name}"
-    return f"http://{url.netloc}/{query}"
+    scheme = "https" if url.scheme == "wss" else "http"
+    return f"{scheme}://{url.netloc}/{query}"
 
 
 @dataclass
@@ -182,12 +204,18 @@ def push(config, reactor):
     Raises ``TokenConfigError`` when no usable token is configured, before anything starts.
     """
     token = read_token(config.token_file)
+    tls_options = None
+    if urlsplit(config.relay_url).scheme == "wss":
+        tls_options = tls.client_tls(urlsplit(config.relay_url).hostname, config.ca_file)
     source = open_device(config, reactor)
     encoder = make_encoder(config)
     sink = RelaySink(encoder)
-    uplink = PushFactory(config.relay_url, token, sink, reactor=reactor)
-    uplink.start()
     pump = start_pump(config, source, encoder, sink, reactor)
+    # No relay connection yet: pause until one opens and the relay does not say nobody watches.
+    sink.on_demand = lambda wanted: pump.resume() if wanted else pump.pause()
+    pump.pause()
+    uplink = PushFactory(config.relay_url, token, sink, reactor=reactor, tls_options=tls_options)
+    uplink.start()
     return PushSource(source, pump, uplink)
 
 
@@ -227,6 +255,8 @@ def build_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('depthcam')}",
+                        help="print the installed depthcam's version and exit")
     parser.add_argument("command", nargs="?", default="serve", choices=sorted(COMMANDS),
                         help="what to do (default: serve)")
     parser.add_argument("url", nargs="?",
@@ -265,8 +295,12 @@ def build_parser():
                              "1.3 MB/s; fine = 320 x 240 within --error-mm, about 400 KB/s "
                              "(default: %(default)s)")
     parser.add_argument("--error-mm", type=positive_float, default=SourceConfig.error_mm,
-                        help="largest depth error of the fine profile, in millimetres "
-                             "(default: 10)")
+                        help="depth error of the fine profile at 1.8 m, in millimetres; it "
+                             "grows as depth squared, as the sensor's own step does (default: 10)")
+    parser.add_argument("--max-lag", type=positive_float, default=SourceConfig.max_lag_s,
+                        dest="max_lag_s",
+                        help="seconds a viewer may fall behind live before it skips to the newest "
+                             "keyframe (default: %(default)s; direct mode)")
     parser.add_argument("--wire", type=Wire, default=SourceConfig.wire, choices=list(Wire),
                         metavar="{classic,legacy}",
                         help="wire format: classic (FORMAT.md) or legacy (the 2012 client's) "
@@ -313,15 +347,31 @@ def build_parser():
                         help="seed of the synthetic scene's sensor noise (default: %(default)s)")
     parser.add_argument("--client-dir", type=Path, default=SourceConfig.client_dir,
                         help="folder of the browser client to serve at / "
-                             "(default: the repository's client/)")
+                             "(default: the viewer installed with depthcam)")
+    parser.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
+                        dest="allowed_origins",
+                        help="an Origin (scheme://host[:port]) whose pages may watch, besides this "
+                             "source's own page and pages on this machine; repeat for more "
+                             "(default: none; direct mode)")
+    parser.add_argument("--tls-cert", type=Path, default=SourceConfig.tls_cert, metavar="PEM",
+                        help="certificate chain to listen with TLS (https://, wss://); SIGHUP "
+                             "reloads it and --tls-key (default: plain http; direct mode)")
+    parser.add_argument("--tls-key", type=Path, default=SourceConfig.tls_key, metavar="PEM",
+                        help="the certificate's private key (default: none; direct mode)")
+    parser.add_argument("--ca-file", type=Path, default=SourceConfig.ca_file, metavar="PEM",
+                        help="CA certificate(s) that signed the relay's certificate, for a private "
+                             "CA (default: the system's CAs; push mode, wss://)")
+    parser.add_argument("--insecure", action="store_true", default=SourceConfig.insecure,
+                        help="allow push to plain ws:// on another machine, sending the token "
+                             "readable by anyone on the path (default: refused; push mode)")
     parser.add_argument("--log-level", default=SourceConfig.log_level.name,
                         choices=[level.name for level in LogLevel.iterconstants()],
                         help="least important log messages to show (default: %(default)s)")
     return parser
 
 
-def split_ws_url(text, expected):
-    """``text`` split by ``urlsplit``, if it is a ws:// URL with a host and a valid port or none.
+def split_ws_url(text, expected, schemes=("ws",)):
+    """``text`` split by ``urlsplit``, if it is a URL of ``schemes`` with a host and a valid port or none.
 
     Raises ValueError, in words, for anything else; ``expected`` shows the form wanted.
     """
@@ -330,7 +380,7 @@ def split_ws_url(text, expected):
         url.port  # urlsplit checks the port only when it is read
     except ValueError:
         raise ValueError(f"bad port in {text!r}") from None
-    if url.scheme != "ws" or not url.hostname:
+    if url.scheme not in schemes or not url.hostname:
         raise ValueError(f"expected {expected}, got {text!r}")
     return url
 
@@ -339,8 +389,8 @@ def relay_source_url(text):
     """The relay URL of ``push``: ``ws://HOST[:PORT]/source/NAME``, or the 2012 form without a path
     (the relay's default stream). Raises ValueError, in words, for anything else.
     """
-    expected = "ws://HOST:PORT/source/NAME"
-    url = split_ws_url(text, expected)
+    expected = "ws://HOST:PORT/source/NAME or wss://HOST[:PORT]/source/NAME"
+    url = split_ws_url(text, expected, ("ws", "wss"))
     # No user:password@ either: credentials go in --token-file, never on the command line.
     if url.username is not None or url.query or url.fragment:
         raise ValueError(f"expected {expected}, got {text!r}")
@@ -354,7 +404,7 @@ def relay_source_url(text):
                 f"expected ws://HOST:PORT/source/NAME (NAME: letters, digits, _ and -, at most "
                 f"64), or ws://HOST:PORT for the default stream; got {text!r}"
             )
-    return f"ws://{url.netloc}{path}"
+    return f"{url.scheme}://{url.netloc}{path}"
 
 
 def parse_config(argv=None):
@@ -372,6 +422,10 @@ def parse_config(argv=None):
             parser.error(str(exc))
         if args.wire is not Wire.CLASSIC:
             parser.error("push sends the classic wire only (a relay reads FORMAT.md's headers)")
+        relay = urlsplit(relay_url)
+        if relay.scheme == "ws" and not is_local_name(relay.hostname) and not args.insecure:
+            parser.error(f"push to ws://{relay.netloc} would send the publish token unencrypted "
+                         f"across the network: use wss:// (or --insecure to send it anyway)")
     elif args.command == "server":
         if args.url is None:
             parser.error("server needs a URL, e.g. server ws://localhost:9000")
@@ -382,6 +436,11 @@ def parse_config(argv=None):
         host, port = url.hostname, url.port if url.port is not None else port
     elif args.url is not None:
         parser.error(f"{args.command} takes no URL (use --host and --port)")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    for origin in args.allowed_origins:
+        if normalize_origin(origin) is None:
+            parser.error(f"--allowed-origin {origin!r} is not an origin (scheme://host[:port])")
     if not 0 <= port <= 65535:
         parser.error(f"port {port} is not in 0-65535")
     if not 0 < args.near_mm < args.far_mm <= 65535:
@@ -418,6 +477,12 @@ def parse_config(argv=None):
         retry=args.retry,
         relay_url=relay_url,
         token_file=args.token_file,
+        max_lag_s=args.max_lag_s,
+        allowed_origins=tuple(args.allowed_origins),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        ca_file=args.ca_file,
+        insecure=args.insecure,
     )
 
 
@@ -450,7 +515,7 @@ def main(argv=None):
         print(f"depthcam: cannot listen on {config.host}:{config.port}: {listen_error_hint(exc)}",
               file=sys.stderr)
         return 1
-    except TokenConfigError as exc:
+    except (TokenConfigError, tls.TLSConfigError) as exc:
         print(f"depthcam: {exc}", file=sys.stderr)
         return 2
     except SourceEnded as exc:

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from twisted.logger import LogLevel
 
+from depthcam.broadcast.clientdir import find_client_dir
+from depthcam.broadcast.fanout import Fanout
 from depthcam.codec.reduction import Reduction
-
-# The browser client sits beside the package's folders in the repository (editable install).
-DEFAULT_CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 
 
 class Wire(enum.Enum):
@@ -52,7 +51,7 @@ class SourceConfig:
     colour_scale: int = 1
     device: DeviceSpec = DeviceSpec("scene")
     scene_seed: int = 0
-    client_dir: Path = DEFAULT_CLIENT_DIR
+    client_dir: Path = find_client_dir()
     log_level: LogLevel = LogLevel.info
     # Recordings (file:, fakenect:, png:) and the Kinect.
     loop: bool = False
@@ -66,6 +65,17 @@ class SourceConfig:
     # $DEPTHCAM_RELAY_TOKEN). The token itself is read when pushing starts, never kept here.
     relay_url: str | None = None
     token_file: Path | None = None
+    # Direct mode: how far behind live a viewer may fall before it skips to the newest keyframe.
+    max_lag_s: float = Fanout.MAX_LAG_S
+    # Direct mode: Origins (scheme://host[:port]) whose pages may watch besides its own and this
+    # machine's; a PEM certificate chain and key to listen with TLS (https://, wss://).
+    allowed_origins: tuple = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Push mode: a PEM file of the CA(s) that signed the relay's certificate (None: the system's),
+    # and whether plain ws:// to another machine is allowed (the token crosses it readable).
+    ca_file: Path | None = None
+    insecure: bool = False
 
     @property
     def keyframe_interval_frames(self):

@@ -1,8 +1,9 @@
 """FramePump: a LoopingCall that takes frames from a source, encodes each once, and sends it on.
 
-A sink is anything with ``send_frame(message: bytes)``: the direct viewers' fanout
-(``direct.ViewerFanout``) or the push to a relay (``push.RelaySink``). The pump knows nothing of
-their transports.
+A sink is anything with ``send_frame(header, message)``: direct mode's in-process publisher
+(``direct.EncoderPublisher``) or the push to a relay (``push.RelaySink``); the header is the one
+the encoder wrote. The pump knows nothing of their transports. ``pause()`` stops reading and
+encoding while nobody watches; ``resume()`` starts again with a keyframe.
 """
 
 from twisted.internet import defer, task
@@ -19,7 +20,8 @@ class FramePump:
     sink that fails costs that frame (or that sink's copy of it) only; each is logged once when it
     starts failing and once when it recovers, however many frames fail in between. A source that
     raises ``SourceEnded`` (a recording's end, a lost device) stops the pump instead: ``start``'s
-    Deferred fails with it. A ``DiscontinuousFrame`` is encoded as a keyframe.
+    Deferred fails with it. A ``DiscontinuousFrame`` is encoded as a keyframe. While paused, the
+    loop does not run at all: nothing is read or encoded.
 
     ``clock`` is the reactor by default; tests pass ``task.Clock()``.
     """
@@ -34,14 +36,15 @@ class FramePump:
         if not self.fps or self.fps <= 0:
             raise ValueError(f"the pump needs a positive rate, got {self.fps!r} frames/s")
         self.frames_sent = 0
-        self._loop = task.LoopingCall(self.pump_once)
-        if clock is not None:
-            self._loop.clock = clock
+        self._clock = clock
+        self._loop = None
+        self.paused = False
+        self.stopped = None
         self._failing = set()  # what is failing now: "source", "encoder" or a sink
 
     @property
     def running(self):
-        return self._loop.running
+        return self._loop is not None and self._loop.running
 
     def add_sink(self, sink):
         """Send every later frame to ``sink`` too."""
@@ -55,13 +58,48 @@ class FramePump:
     def start(self):
         """Start pumping, the first frame now; the Deferred (also ``stopped``) fires when ``stop``
         is called, or fails with the ``SourceEnded`` that ended the source."""
-        self.stopped = self._loop.start(1.0 / self.fps, now=True)
+        self.stopped = defer.Deferred()
+        self._run()
         return self.stopped
 
     def stop(self):
-        """Stop pumping (the frame being read, if any, is still delivered)."""
-        if self._loop.running:
-            self._loop.stop()
+        """Stop pumping for good (the frame being read, if any, is still delivered)."""
+        self.paused = False
+        loop, self._loop = self._loop, None
+        if loop is not None and loop.running:
+            loop.stop()
+        if self.stopped is not None and not self.stopped.called:
+            self.stopped.callback(self)
+
+    def pause(self):
+        """Stop reading and encoding until ``resume()`` (nobody watches)."""
+        if self.paused or self.stopped is None or self.stopped.called:
+            return
+        self.paused = True
+        loop, self._loop = self._loop, None
+        if loop is not None and loop.running:
+            loop.stop()
+        self.log.info("frame pump paused: nobody watches")
+
+    def resume(self):
+        """Read and encode again, starting with a keyframe, now."""
+        if not self.paused:
+            return
+        self.paused = False
+        self.encoder.request_keyframe()
+        self.log.info("frame pump resumed")
+        self._run()
+
+    def _run(self):
+        loop = self._loop = task.LoopingCall(self.pump_once)
+        if self._clock is not None:
+            loop.clock = self._clock
+        loop.start(1.0 / self.fps, now=True).addErrback(self._loop_failed)
+
+    def _loop_failed(self, failure):
+        self._loop = None
+        if not self.stopped.called:
+            self.stopped.errback(failure)
 
     def pump_once(self):
         """Read, encode and send one frame; the Deferred fires with the message, or None if none."""
@@ -76,14 +114,14 @@ class FramePump:
         if isinstance(frame, DiscontinuousFrame):
             self.encoder.request_keyframe()
         try:
-            message = self.encoder.encode(frame)
+            header, message = self.encoder.encode_with_header(frame)
         except Exception:
             self._failed(None, "encoder")
             return None
         self._recovered("encoder")
         for sink in list(self.sinks):
             try:
-                sink.send_frame(message)
+                sink.send_frame(header, message)
             except Exception:
                 self._failed(None, sink)
             else:

@@ -7,7 +7,8 @@ the encoder, the pump) is the same as in direct mode.
 The pieces, from the inside out:
 
 - ``RelaySink``: the policy, a plain object (and the pump's sink). Sends a frame only while a
-  relay connection is open, and skips frames while that connection is backed up.
+  relay connection is open, skips frames while that connection is backed up, and asks for a
+  pause while nobody watches.
 - ``PushProtocol``: one connection to the relay; maps Autobahn's callbacks to factory calls.
 - ``PushFactory``: the token, Autobahn's limits and the reconnecting (Twisted's
   ``ReconnectingClientFactory``); tells the sink when a connection opens or closes.
@@ -34,60 +35,59 @@ Policies, each a class attribute that tests (or a subclass) may override:
   back to this one; if both are alive, they take turns every ``maxDelay`` seconds, and the log
   line says to give each its own stream name.
 - **Backlog.** No frame is queued while disconnected: frames produced then are dropped (the next
-  connection starts with a keyframe anyway). While connected, a connection with more than
-  ``RelaySink.MAX_UNSENT_BYTES`` unsent (the relay or the network is slower than the stream)
-  gets no frames; once it drains, deltas are still skipped and a keyframe is requested, and
+  connection starts with a keyframe anyway). While connected, a connection whose transport
+  reports itself full (Twisted's producer contract: ``pauseProducing``) gets no frames; once it
+  drains (``resumeProducing``), deltas are still skipped and a keyframe is requested, and
   sending resumes with that keyframe, so the relay never receives a broken delta chain.
+- **TLS.** A ``wss://`` relay's certificate is checked against the system's CAs (or
+  ``tls_options``' own: ``--ca-file`` for a private CA) and against the relay's host name; a
+  certificate that fails is one log line ("the relay's TLS certificate was refused"), and the
+  token is never sent. Plain ``ws://`` to a host other than this machine is refused by the
+  command line unless ``--insecure`` (the token would cross the network readable).
+- **Idle.** The relay says how many viewers watch (``{"type": "viewers", "count": N}``). With
+  none, or with no relay connection, the sink asks for a pause (``on_demand(False)``): the pump
+  stops reading and encoding until a viewer comes, then starts again with a keyframe.
 """
 
-import os
-
 import txaio
+from OpenSSL import SSL
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
 from twisted.internet import defer
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import ReconnectingClientFactory
 from twisted.logger import Logger
+from zope.interface import implementer
 
-from depthcam.codec.header import parse_header
-from depthcam.codec.publishing import CLOSE_SOURCE_REPLACED, TOKEN_ENV_VAR, TokenConfigError, choose_token
-from depthcam.source.direct import unsent_bytes
+from depthcam.broadcast.tls import client_tls
+from depthcam.protocol import limits
+from depthcam.protocol.closecodes import CloseCode
+from depthcam.protocol.control import ControlMessageError, parse_viewers_message
+from depthcam.protocol.tokens import TOKEN_ENV_VAR
 
 # Handshake answers that mean "this token may not publish here" (relay/auth.py).
 TOKEN_REFUSED_STATUSES = frozenset({401, 403})
-# The close code the source sends when it stops (RFC 6455's normal closure).
-CLOSE_NORMAL = 1000
 
 log = Logger()
 
 
-def read_token(token_file=None, environ=None):
-    """The publish token from ``token_file`` (a Path) if given, else ``$DEPTHCAM_RELAY_TOKEN``.
-
-    The token's rules are the relay's (``depthcam.codec.publishing``); raises TokenConfigError.
-    """
-    try:
-        text = token_file.read_text(encoding="ascii") if token_file is not None else None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TokenConfigError(f"cannot read the token file {token_file}: {exc}") from exc
-    return choose_token(text, token_file, os.environ if environ is None else environ)
-
 class RelaySink:
     """Sends the pump's frames to the open relay connection, if any (see the module docstring).
 
-    A connection is anything with ``unsent_bytes()`` and ``send_frame(message)``. ``encoder`` is
-    the pump's encoder; only its ``request_keyframe()`` is used.
+    A connection is anything with ``send_frame(message)``; it reports ``connection_full`` and
+    ``connection_drained``. ``encoder`` is the pump's encoder; only its ``request_keyframe()`` is
+    used. ``on_demand(wanted)`` (optional) is called when frames become wanted or unwanted.
     """
-
-    # About a second of the scene's stream at 30 frames/s (1-2 KB a frame), and room for a few
-    # keyframes (at most 19.2 KB of codes each): past it, latency grows, so frames are skipped.
-    MAX_UNSENT_BYTES = 64 * 1024
 
     log = Logger()
 
-    def __init__(self, encoder):
+    def __init__(self, encoder, on_demand=None):
         self._encoder = encoder
+        self.on_demand = on_demand
         self._connection = None
+        self._full = False  # the connection's transport reported itself full
         self._skipping = False  # skipping frames until a keyframe finds the connection drained
+        self._viewers = None  # what the relay last said; None: not told yet
+        self._wanted = None
         self.frames_sent = 0
         self.frames_skipped = 0  # while connected but backed up
         self.frames_dropped = 0  # while disconnected
@@ -96,46 +96,83 @@ class RelaySink:
     def connected(self):
         return self._connection is not None
 
+    @property
+    def wanted(self):
+        """Whether frames are wanted: connected, and the relay has not said nobody watches."""
+        return self._connection is not None and self._viewers != 0
+
     def attach(self, connection):
         """Send to ``connection`` from now on, starting with a keyframe."""
         self._connection = connection
+        self._full = False
         self._skipping = False
+        self._viewers = None
         self._encoder.request_keyframe()
+        self._demand_changed()
 
     def detach(self, connection):
         """``connection`` closed: drop frames until the next ``attach``."""
         if self._connection is connection:
             self._connection = None
+            self._demand_changed()
 
-    def send_frame(self, message):
+    def viewers_changed(self, count):
+        """The relay says ``count`` viewers watch."""
+        self._viewers = count
+        self._demand_changed()
+
+    def connection_full(self, connection):
+        if connection is self._connection and not self._full:
+            self._full = self._skipping = True
+            self.log.warn("relay connection backed up: skipping frames until it drains, then "
+                          "resuming at a keyframe")
+
+    def connection_drained(self, connection):
+        if connection is self._connection and self._full:
+            self._full = False
+            # A delta would not follow what the relay saw last: the next frame is absolute.
+            self._encoder.request_keyframe()
+
+    def send_frame(self, header, message):
         """Send one encoded frame, or skip it (disconnected, backed up, or waiting for a keyframe)."""
         connection = self._connection
         if connection is None:
             self.frames_dropped += 1
             return
-        unsent = connection.unsent_bytes()
-        if unsent > self.MAX_UNSENT_BYTES:
-            if not self._skipping:
-                self._skipping = True
-                self.log.warn(
-                    "relay connection backed up ({unsent} bytes unsent): skipping frames until "
-                    "it drains, then resuming at a keyframe", unsent=unsent,
-                )
+        if self._full or (self._skipping and not header.is_keyframe):
             self.frames_skipped += 1
             return
         if self._skipping:
-            header, _ = parse_header(message)
-            if not header.is_keyframe:
-                # Drained, but a delta would not follow what the relay saw last: make the next
-                # frame absolute instead of waiting for the keyframe interval.
-                self._encoder.request_keyframe()
-                self.frames_skipped += 1
-                return
             self._skipping = False
             self.log.info("relay connection drained: resuming at keyframe {sequence}",
                           sequence=header.sequence)
         connection.send_frame(message)
         self.frames_sent += 1
+
+    def _demand_changed(self):
+        wanted = self.wanted
+        if wanted != self._wanted:
+            self._wanted = wanted
+            if self.on_demand is not None:
+                self.on_demand(wanted)
+
+
+@implementer(IPushProducer)
+class _ConnectionSignals:
+    """Passes the relay transport's full and drained calls (IPushProducer) on to the sink."""
+
+    def __init__(self, sink, connection):
+        self._sink = sink
+        self._connection = connection
+
+    def pauseProducing(self):
+        self._sink.connection_full(self._connection)
+
+    def resumeProducing(self):
+        self._sink.connection_drained(self._connection)
+
+    def stopProducing(self):
+        """The connection is gone; ``onClose`` detaches it."""
 
 
 class PushProtocol(WebSocketClientProtocol):
@@ -145,13 +182,27 @@ class PushProtocol(WebSocketClientProtocol):
     # relay refuses: the factory logs one line per run of refusals instead, so only errors pass.
     log = txaio.make_logger(level="error")
     opened = False
+    lost_reason = None  # the exception the connection was lost with
 
     def onOpen(self):
         self.opened = True
+        self.registerProducer(_ConnectionSignals(self.factory.sink, self), True)
         self.factory.connection_opened(self)
 
     def onMessage(self, payload, isBinary):
-        """The relay sends a source nothing but pings (answered by Autobahn); ignore the rest."""
+        """The relay tells its source how many viewers watch; anything else is ignored."""
+        if isBinary:
+            return
+        try:
+            count = parse_viewers_message(payload)
+        except ControlMessageError:
+            return
+        self.factory.sink.viewers_changed(count)
+
+    def connectionLost(self, reason):
+        # Autobahn's onClose gives no cause for a connection that failed its TLS handshake.
+        self.lost_reason = reason.value
+        super().connectionLost(reason)
 
     def onClose(self, wasClean, code, reason):
         self.factory.connection_closed(self, code, reason)
@@ -166,9 +217,6 @@ class PushProtocol(WebSocketClientProtocol):
         return None
 
     # What the sink needs of a connection.
-
-    def unsent_bytes(self):
-        return unsent_bytes(self.transport)
 
     def send_frame(self, message):
         if self.state == self.STATE_OPEN:
@@ -196,23 +244,23 @@ class PushFactory(WebSocketClientFactory, ReconnectingClientFactory):
 
     # A relay host that drops packets instead of refusing is given this long per attempt.
     CONNECT_TIMEOUT_S = 10
-    OPEN_HANDSHAKE_TIMEOUT_S = 10
-    CLOSE_HANDSHAKE_TIMEOUT_S = 2
-    # A relay that answers no ping for AUTO_PING_TIMEOUT_S (a network that died without a reset)
-    # is dropped, and the reconnecting starts.
-    AUTO_PING_INTERVAL_S = 10
-    AUTO_PING_TIMEOUT_S = 20
 
-    def __init__(self, url, token, sink, reactor=None):
+    def __init__(self, url, token, sink, reactor=None, tls_options=None):
         super().__init__(url, headers={"Authorization": f"Bearer {token}"}, reactor=reactor)
+        if self.isSecure and tls_options is None:
+            # Never Autobahn's default for wss://, which checks no certificate at all.
+            tls_options = client_tls(self.host)
+        self.tls_options = tls_options
         self.clock = self.reactor
         self.delay = self.initialDelay  # Twisted's class default is its own initialDelay's
         self.sink = sink
         self.setProtocolOptions(
-            openHandshakeTimeout=self.OPEN_HANDSHAKE_TIMEOUT_S,
-            closeHandshakeTimeout=self.CLOSE_HANDSHAKE_TIMEOUT_S,
-            autoPingInterval=self.AUTO_PING_INTERVAL_S,
-            autoPingTimeout=self.AUTO_PING_TIMEOUT_S,
+            openHandshakeTimeout=limits.OPEN_HANDSHAKE_TIMEOUT_S,
+            closeHandshakeTimeout=limits.CLOSE_HANDSHAKE_TIMEOUT_S,
+            # A relay that answers no ping (a network that died without a reset) is dropped,
+            # and the reconnecting starts.
+            autoPingInterval=limits.AUTO_PING_INTERVAL_S,
+            autoPingTimeout=limits.AUTO_PING_TIMEOUT_S,
         )
         self.connection = None  # the open PushProtocol, if any
         self._reported = None  # the last connection problem logged, so a run of them logs once
@@ -224,14 +272,15 @@ class PushFactory(WebSocketClientFactory, ReconnectingClientFactory):
     def start(self):
         """Connect to the relay (and keep reconnecting until ``stop()``)."""
         self.resetDelay()
-        self.connector = connectWS(self, timeout=self.CONNECT_TIMEOUT_S)
+        self.connector = connectWS(self, contextFactory=self.tls_options,
+                                   timeout=self.CONNECT_TIMEOUT_S)
 
     def stop(self):
         """Stop reconnecting and close the connection with 1000; fires once it is closed."""
         self.stopTrying()
         connector = self.connector
         if self.connection is not None:
-            self.connection.sendClose(CLOSE_NORMAL, "source stopping")
+            self.connection.sendClose(int(CloseCode.NORMAL), "source stopping")
         elif connector is not None and connector.state == "connected":
             connector.disconnect()  # a handshake in progress
         else:
@@ -267,7 +316,14 @@ class PushFactory(WebSocketClientFactory, ReconnectingClientFactory):
                 log.info("disconnected from relay {url} ({code})", url=self.url, code=code)
             return
         status = connection.handshake_status()
-        if code == CLOSE_SOURCE_REPLACED:
+        if isinstance(connection.lost_reason, SSL.Error):
+            self.delay = self.maxDelay
+            self._report(
+                f"the relay's TLS certificate was refused ({connection.lost_reason}): check the "
+                f"relay's host name, and --ca-file for a private CA; retrying every "
+                f"{self.maxDelay:g} s"
+            )
+        elif code == CloseCode.SOURCE_REPLACED:
             self.delay = self.maxDelay
             log.warn(
                 "relay {url}: another source took this stream over (4001); trying again in "

@@ -54,7 +54,8 @@ class RecordingSink:
     def request_keyframe(self):
         """Every recorded frame is whole already."""
 
-    def encode(self, frame):
+    def encode_with_header(self, frame):
+        """Write ``frame`` to the file; the pump's ``(header, message)`` is ``(None, b"")``."""
         if not self.colour and frame.colour is not None:
             frame = replace(frame, colour=None)
         try:
@@ -63,7 +64,7 @@ class RecordingSink:
             if self.write_failed is None:
                 raise
             self.write_failed(exc)
-            return b""
+            return None, b""
         if self.first_time_s is None:
             self.first_time_s = frame.captured_at
         self.last_time_s = frame.captured_at
@@ -74,9 +75,9 @@ class RecordingSink:
             self._shown_s = now_s
             self._progress.write("\r" + self.summary(self.elapsed_s))
             self._progress.flush()
-        return b""
+        return None, b""
 
-    def send_frame(self, message):
+    def send_frame(self, header, message):
         """The frame is on disk already (``encode`` wrote it)."""
 
     def summary(self, elapsed_s):

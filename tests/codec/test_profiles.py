@@ -3,7 +3,7 @@
 import pytest
 
 from depthcam.codec import ClassicEncoder, Profile, contextcoding
-from depthcam.codec.fine import FineEncoder
+from depthcam.codec.fine import FineEncoder, FineInverseEncoder
 from depthcam.codec.lossless import LosslessEncoder
 from depthcam.codec.profiles import PROFILE_NAMES, make_encoder
 
@@ -16,7 +16,7 @@ def test_each_profile_name_gives_its_encoder():
     lossless = make_encoder("lossless", keyframe_interval=7, near_mm=400, far_mm=4500)
     assert isinstance(lossless, LosslessEncoder) and lossless.quantizer.near_mm == 400
     fine = make_encoder("fine", keyframe_interval=7, near_mm=400, far_mm=4500, error_mm=5)
-    assert isinstance(fine, FineEncoder) and fine.error_mm == 5 and fine.step_mm == 11
+    assert isinstance(fine, FineInverseEncoder) and fine.error_mm == 5 and fine.scale == 324000
     assert make_encoder("fine").error_mm == FineEncoder.ERROR_MM
     assert set(PROFILE_NAMES) == {"classic", "classic-lzma", "lossless", "fine"}
 

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from depthcam.relay.auth import TOKEN_ENV_VAR
+from depthcam.protocol.tokens import TOKEN_ENV_VAR
 
 TOKEN = "e2e-test-token-0123456789abcdef"
 # A program that has not printed its ready line by then has failed (a loaded CI machine included).
@@ -83,6 +83,7 @@ class Programs:
         self.folder = folder
         self.token_file = folder / "relay-token.txt"
         self.token_file.write_text(TOKEN + "\n")
+        self.token_file.chmod(0o600)  # read_token refuses a file others may read
         self._started = []
 
     def start(self, name, module, *args):
@@ -126,9 +127,11 @@ def module_programs(tmp_path_factory):
 
 
 def relay_stats(port):
-    """The relay's /stats document, or None while nothing answers on ``port``."""
+    """The relay's /stats document (as the token holder sees it), or None while nothing answers."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/stats",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2) as response:
             return json.load(response)
     except (OSError, urllib.error.URLError):
         return None

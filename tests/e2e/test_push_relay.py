@@ -14,12 +14,16 @@ from tests.client.test_browser import CHROMIUM, CLIENT_DIR, browser  # noqa: F40
 from tests.e2e.conftest import SOURCE_CONNECTED, source_connected, wait_until
 from tests.relay.clients import ClientTracker, RecordingViewer, assert_decodes_in_order
 
-# Frames each of the three viewers must get in order (2 s at the source's 30 frames/s).
-FRAMES_PER_VIEWER = 60
-# So long that no keyframe falls due while this module runs: a joiner can only be caught up.
+# Frames each of the three viewers must get in order (1 s at the source's 30 frames/s).
+FRAMES_PER_VIEWER = 30
+# How long a viewer may take to get its frames. The source and the relay are processes of their
+# own, so a loaded machine slows the stream itself: with 4 busy loops and other engineers' browser
+# tests on the 2 cores (load average 20), the source sent 2.5 frames/s; 30 frames then take 12 s.
+FRAMES_WAIT_S = 60
+# So long that no keyframe falls due while a stream runs here: a joiner can only be caught up.
 LONG_KEYFRAME_INTERVAL_S = 600
-# A joiner that waited for a keyframe would wait LONG_KEYFRAME_INTERVAL_S; one caught up, no time.
-JOINER_FIRST_FRAME_WITHIN_S = 1.0
+# At least this many frames lie in the relay's cache when the late viewer joins.
+CAUGHT_UP_FRAMES = 20
 # The issue's requirement: the source is back within this long of the relay listening again.
 RECONNECT_WITHIN_S = 5.0
 
@@ -48,9 +52,9 @@ async def test_three_viewers_receive_every_pushed_frame_in_order(viewers):
         await viewers.viewer(stream="default"),
         await viewers.viewer(stream="default"),
     ]
-    await defer.gatherResults([viewer.wait_for_frames(FRAMES_PER_VIEWER) for viewer in watching])
-    # Each joined after the stream's one keyframe: each starts with it, from the relay's cache.
-    assert len({viewer.sequences[0] for viewer in watching}) == 1
+    await defer.gatherResults([viewer.wait_for_frames(FRAMES_PER_VIEWER, FRAMES_WAIT_S) for viewer in watching])
+    # The source sleeps until someone watches, so a viewer may start from the relay's cached
+    # keyframe or from the one the source sends on waking: each starts at a keyframe either way.
     codes_by_sequence = {}
     for viewer in watching:
         assert not viewer.closed
@@ -60,22 +64,38 @@ async def test_three_viewers_receive_every_pushed_frame_in_order(viewers):
             np.testing.assert_array_equal(frame.codes, seen)
 
 
+@pytest.fixture
+def joiner_stream(live_stream, programs):
+    """A second source, on the live relay's stream "joiner", started for one test; the stream's name.
+
+    The default stream's cache grows all module long (no keyframe falls due), and a joiner there
+    would decode all of it; this one starts small.
+    """
+    source = programs.start("source", "depthcam.source", "push", f"ws://127.0.0.1:{live_stream}/source/joiner",
+                            "--token-file", str(programs.token_file),
+                            "--keyframe-interval", str(LONG_KEYFRAME_INTERVAL_S))
+    source.wait_for(SOURCE_CONNECTED)
+    return "joiner"
+
+
 @pytest_twisted.ensureDeferred
-async def test_viewer_joining_mid_stream_decodes_its_first_frame_at_once(viewers):
-    """A viewer joining long after the last keyframe gets it from the relay's cache and decodes at once."""
-    early = await viewers.viewer(stream="default")
-    await early.wait_for_frames(10)
+async def test_viewer_joining_mid_stream_decodes_its_first_frame_at_once(viewers, joiner_stream):
+    """A viewer joining long after the last keyframe is sent the cached keyframe and the deltas since, and decodes them."""
+    early = await viewers.viewer(stream=joiner_stream)
+    await early.wait_for_frames(CAUGHT_UP_FRAMES, FRAMES_WAIT_S)
+    last_before_join = early.sequences[-1]
     joined_at = time.time()
-    late = await viewers.viewer(stream="default")
-    await late.wait_for_frames(1)
-    waited_s = time.time() - joined_at
-    assert waited_s < JOINER_FIRST_FRAME_WITHIN_S
-    first = late.frames[0].header
-    assert first.is_keyframe and late.errors == []
-    # Captured before the viewer joined: the cached keyframe, not a new one it waited for.
-    assert first.capture_time_us / 1e6 < joined_at
-    await late.wait_for_frames(20)
+    late = await viewers.viewer(stream=joiner_stream)
+    # No wall-clock bound (a loaded machine delays the first frame by up to a second): order shows
+    # it. No keyframe falls due in this module, so a joiner waiting for one would time out; one
+    # caught up decodes, from the cached keyframe on, every frame captured before it joined.
+    await late.wait_for(lambda viewer: last_before_join in viewer.sequences, FRAMES_WAIT_S,
+                        what=f"frame {last_before_join}, the last one sent before the viewer joined")
+    assert late.frames[0].header.is_keyframe
     assert_decodes_in_order(late)
+    caught_up = late.frames[:late.sequences.index(last_before_join) + 1]
+    assert len(caught_up) >= CAUGHT_UP_FRAMES
+    assert all(frame.header.capture_time_us / 1e6 < joined_at for frame in caught_up)
 
 
 def restart_relay_and_time_the_reconnect(programs, relay):

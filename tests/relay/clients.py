@@ -8,6 +8,7 @@ from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientPr
 from twisted.internet import defer, protocol, reactor
 
 from depthcam.codec import CodecError, StreamDecoder
+from tests.deadlines import within
 
 # Long enough for a loaded CI machine; a test that waits this long has failed.
 WAIT_TIMEOUT_S = 20.0
@@ -20,14 +21,13 @@ class _Waiters:
         self._subject = subject
         self._pending = []
 
-    def wait_for(self, predicate, timeout_s=WAIT_TIMEOUT_S):
+    def wait_for(self, predicate, timeout_s=WAIT_TIMEOUT_S, what=None):
         d = defer.Deferred()
         if predicate(self._subject):
             d.callback(self._subject)
             return d
         self._pending.append((predicate, d))
-        d.addTimeout(timeout_s, reactor)
-        return d
+        return within(d, timeout_s, what or f"{predicate.__qualname__} on {self._subject!r}")
 
     def check(self):
         still = []
@@ -52,8 +52,12 @@ class _RecordingClient(WebSocketClientProtocol):
         self.opened_d = defer.Deferred()
         self.closed_d = defer.Deferred()
 
-    def wait_for(self, predicate, timeout_s=WAIT_TIMEOUT_S):
-        return self.waiters.wait_for(predicate, timeout_s)
+    def wait_for(self, predicate, timeout_s=WAIT_TIMEOUT_S, what=None):
+        return self.waiters.wait_for(predicate, timeout_s, what)
+
+    def wait_closed(self, timeout_s=WAIT_TIMEOUT_S):
+        """``closed_d``, with a deadline."""
+        return within(self.closed_d, timeout_s, f"{type(self).__name__} to be closed")
 
     def onOpen(self):
         self.opened_d.callback(self)
@@ -91,8 +95,21 @@ class RecordingViewer(_RecordingClient):
                 self.errors.append(exc)
         self.waiters.check()
 
-    def wait_for_frames(self, count):
-        return self.wait_for(lambda viewer: len(viewer.frames) >= count or viewer.closed)
+    def wait_for_frames(self, count, timeout_s=WAIT_TIMEOUT_S):
+        """Fires once ``count`` frames have arrived; fails if the viewer closes with fewer."""
+
+        def progress():
+            closed = f", closed with {self.close_code}" if self.closed else ""
+            return f"{count} frames (got {len(self.frames)}, {len(self.errors)} undecodable{closed})"
+
+        def enough(viewer):
+            if len(viewer.frames) < count:
+                raise AssertionError(f"the viewer closed before {progress()}")
+            return viewer
+
+        waiting = self.wait_for(lambda viewer: len(viewer.frames) >= count or viewer.closed,
+                                timeout_s, what=progress)
+        return waiting.addCallback(enough)
 
 
 def assert_decodes_in_order(viewer):
@@ -141,6 +158,7 @@ class ClientTracker:
 
         factory.buildProtocol = build
         reactor.connectTCP("127.0.0.1", self.port, factory)
+        built = within(built, WAIT_TIMEOUT_S, f"a TCP connection to {self.url(path)}")
         return built.addCallback(lambda client: client.opened_d)
 
     def viewer(self, stream="s", **kwargs):
@@ -155,7 +173,7 @@ class ClientTracker:
         client = RawHandshake(path, headers)
         self.clients.append(client)
         protocol.ClientCreator(reactor, lambda: client).connectTCP("127.0.0.1", self.port)
-        return client.status_d
+        return within(client.status_d, WAIT_TIMEOUT_S, f"the HTTP status answering a handshake on {path}")
 
     @defer.inlineCallbacks
     def close_all(self):
@@ -164,7 +182,7 @@ class ClientTracker:
                 client.transport.abortConnection()
         for client in self.clients:
             if client.transport is not None and not client.closed:
-                yield client.closed_d
+                yield within(client.closed_d, WAIT_TIMEOUT_S, f"{client!r} to close after an abort")
 
 
 class RawHandshake(protocol.Protocol):

@@ -14,6 +14,7 @@ from depthcam.codec.vectors import synthetic_frames
 from depthcam.relay.auth import BearerTokenCheck
 from depthcam.relay.config import RelayConfig
 from depthcam.relay.resources import build_relay
+from twisted.web.http_headers import Headers
 from tests.relay.clients import ClientTracker
 
 TOKEN = "relay-test-token-0123456789"
@@ -88,9 +89,11 @@ class RunningRelay:
     def stream(self, name="s"):
         return self.registry.streams[name]
 
-    async def get(self, path):
-        """(status, body) of an HTTP GET."""
-        response = await Agent(reactor).request(b"GET", f"http://127.0.0.1:{self.port}{path}".encode())
+    async def get(self, path, token=None):
+        """(status, body) of an HTTP GET, with ``Authorization: Bearer <token>`` if given."""
+        headers = Headers({b"authorization": [f"Bearer {token}".encode()]} if token else {})
+        response = await Agent(reactor).request(
+            b"GET", f"http://127.0.0.1:{self.port}{path}".encode(), headers)
         try:
             body = await readBody(response)
         except PartialDownloadError as exc:  # an answer without a length, closed at its end

@@ -5,14 +5,9 @@ import hmac
 import pytest
 
 from depthcam.relay import auth
-from depthcam.relay.auth import (
-    TOKEN_ENV_VAR,
-    AuthError,
-    BearerTokenCheck,
-    OriginPolicy,
-    TokenConfigError,
-    load_token,
-)
+from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError
+from depthcam.protocol.tokens import read_token as load_token
+from depthcam.relay.auth import AuthError, BearerTokenCheck, OriginPolicy, OriginRefused
 
 TOKEN = "0123456789abcdef0123"
 
@@ -21,6 +16,7 @@ def test_token_from_a_file_loses_its_trailing_newline(tmp_path):
     """The token file's contents, stripped of surrounding whitespace, are the token."""
     path = tmp_path / "token"
     path.write_text(TOKEN + "\n")
+    path.chmod(0o600)  # read_token refuses a file others may read
     assert load_token(path, environ={}) == TOKEN
 
 
@@ -28,6 +24,7 @@ def test_token_file_wins_over_the_environment(tmp_path):
     """An explicit --token-file is used even when the environment variable is set."""
     path = tmp_path / "token"
     path.write_text(TOKEN)
+    path.chmod(0o600)  # read_token refuses a file others may read
     assert load_token(path, environ={TOKEN_ENV_VAR: "other-token-0123456789"}) == TOKEN
 
 
@@ -54,6 +51,7 @@ def test_unusable_tokens_are_refused_at_startup(tmp_path, contents, environ, mes
     if contents is not None:
         path = tmp_path / "token"
         path.write_text(contents)
+        path.chmod(0o600)  # read_token refuses a file others may read
     with pytest.raises(TokenConfigError, match=message):
         load_token(path, environ=environ)
 
@@ -140,7 +138,7 @@ def test_allowed_origins(origin, allowed):
     if allowed:
         policy.check(origin)
     else:
-        with pytest.raises(AuthError) as raised:
+        with pytest.raises(OriginRefused) as raised:
             policy.check(origin)
         assert raised.value.http_status == 403
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from depthcam.relay.__main__ import build_parser, config_from_args, main
-from depthcam.relay.auth import TOKEN_ENV_VAR
+from depthcam.protocol.tokens import TOKEN_ENV_VAR
 from depthcam.relay.config import RelayConfig
 
 

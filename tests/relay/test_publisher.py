@@ -2,7 +2,7 @@
 
 import pytest_twisted
 
-from depthcam.relay.closecodes import RelayCloseCode
+from depthcam.protocol.closecodes import CloseCode as RelayCloseCode
 from tests.relay.conftest import KEYFRAME_INTERVAL, TOKEN
 from tests.relay.test_viewer import assert_decoded_correctly, publish
 
@@ -50,7 +50,7 @@ async def test_newer_source_takes_the_stream_over(start_relay, scene_stream):
     await publish(old, [viewer], scene_stream.first(5))
 
     new = await relay.clients.source(token=TOKEN)
-    await old.closed_d
+    await old.wait_closed()
     assert old.close_code == RelayCloseCode.SOURCE_REPLACED
     assert relay.stream().publisher is not None and not new.closed
     # The new source starts its own run: a keyframe at sequence 0 again.
@@ -69,7 +69,7 @@ async def test_oversized_message_closes_the_source_with_1009(start_relay, scene_
     source = await relay.clients.source(token=TOKEN)
     await publish(source, [viewer], scene_stream.first(2))
     source.send_frame(b"\0" * (64 * 1024 + 1))
-    await source.closed_d
+    await source.wait_closed()
     assert source.close_code == 1009
     assert not viewer.closed
 
@@ -108,7 +108,7 @@ async def test_text_from_a_source_closes_it_with_1003(start_relay, scene_stream)
     source = await relay.clients.source(token=TOKEN)
     await publish(source, [viewer], scene_stream.first(1))
     source.sendMessage(b'{"type": "resync"}', isBinary=False)
-    await source.closed_d
+    await source.wait_closed()
     assert source.close_code == RelayCloseCode.UNSUPPORTED_DATA
     assert not viewer.closed
 
@@ -137,6 +137,6 @@ async def test_stopping_the_relay_closes_everyone_with_1001(start_relay, scene_s
     viewer = await relay.clients.viewer()
     source = await relay.clients.source(token=TOKEN)
     relay.relay.close_connections()
-    await viewer.closed_d
-    await source.closed_d
+    await viewer.wait_closed()
+    await source.wait_closed()
     assert viewer.close_code == source.close_code == RelayCloseCode.GOING_AWAY

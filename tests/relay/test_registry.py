@@ -6,17 +6,22 @@ import pytest
 from twisted.internet.task import Clock
 
 from depthcam.codec.errors import BadMagicError, FrameFormatError
-from depthcam.codec.publishing import is_valid_stream_name
+from depthcam.protocol.streams import is_valid_stream_name
 from depthcam.relay.registry import RelayFullError, RelayStream, StreamRegistry
-from depthcam.relay.stream import StreamFrame
+from depthcam.broadcast.channel import frame_message
+from depthcam.broadcast.stream import StreamFrame
 
 
 class FakePublisher:
     def __init__(self):
         self.replaced = False
+        self.viewer_counts = []
 
     def replace(self):
         self.replaced = True
+
+    def send_viewer_count(self, count):
+        self.viewer_counts.append(count)
 
 
 class FakeViewer:
@@ -73,17 +78,17 @@ def test_viewer_limits_refuse_new_viewers_only():
     registry.admit_viewer("a")
 
 
-def test_stream_limit_refuses_new_names_for_viewers_and_sources():
-    """Past max_streams no new stream is created, for viewers nor sources; existing ones still admit."""
+def test_stream_limit_counts_only_streams_with_a_source():
+    """Viewer-made names never fill max_streams; past it, a new source is refused, a known one admitted."""
     registry = make_registry(max_streams=1)
-    registry.admit_viewer("a")
-    with pytest.raises(RelayFullError, match="1 streams"):
-        registry.admit_viewer("b")
-    with pytest.raises(RelayFullError):
-        registry.admit_publisher("b")
+    for name in ("x", "y", "z"):
+        registry.admit_viewer(name)
     registry.admit_publisher("a")
-    assert (registry.viewers_refused, registry.sources_refused) == (1, 1)
-    assert list(registry.streams) == ["a"]
+    with pytest.raises(RelayFullError, match="1 streams with a source"):
+        registry.admit_publisher("b")
+    registry.admit_publisher("a")  # a second source for the same stream (a takeover)
+    assert (registry.viewers_refused, registry.sources_refused) == (0, 1)
+    assert registry.sourced_streams() == 1
 
 
 def test_a_newer_source_takes_over():
@@ -121,8 +126,8 @@ def test_publish_forwards_valid_frames_to_viewers(scene_stream):
     viewer = FakeViewer()
     stream.fanout.add(viewer)
     messages = scene_stream.first(3)
-    assert all(stream.publish(message) for message in messages)
-    assert viewer.received == messages
+    assert all(stream.publish_message(message) for message in messages)
+    assert viewer.received == [frame_message(message) for message in messages]
     assert stream.frames_in.total == 3
 
 
@@ -132,9 +137,9 @@ def test_publish_rejects_and_counts_messages_that_are_not_frames(scene_stream):
     viewer = FakeViewer()
     stream.fanout.add(viewer)
     with pytest.raises(BadMagicError):
-        stream.publish(b"XXXX" + scene_stream[0][4:])
+        stream.publish_message(b"XXXX" + scene_stream[0][4:])
     with pytest.raises(FrameFormatError):
-        stream.publish(b"")
+        stream.publish_message(b"")
     assert viewer.received == []
     assert stream.frames_rejected == 2
     assert stream.frames_in.total == 0
@@ -152,3 +157,15 @@ def test_connections_lists_sources_and_viewers():
 
 def _keyframe_frame():
     return StreamFrame(0, True, 160, 120, 10, message=b"k")
+
+
+def test_the_source_hears_the_viewer_count_when_it_attaches_and_on_every_change():
+    """A source is told how many watch at once, then after each viewer comes or goes."""
+    registry = make_registry()
+    stream = registry.admit_publisher("a")
+    publisher = FakePublisher()
+    registry.attach_publisher(stream, publisher)
+    viewer = FakeViewer()
+    stream.fanout.add(viewer)
+    stream.fanout.remove(viewer)
+    assert publisher.viewer_counts == [0, 1, 0]

@@ -6,13 +6,13 @@ from twisted.logger import formatEvent
 
 @pytest_twisted.ensureDeferred
 async def test_client_files_are_served_at_the_root(start_relay, tmp_path):
-    """``/`` serves the --client-dir's index.html, and its other files by name."""
+    """``/`` serves the --client-dir's index.html, and the modules it loads by name."""
     client = tmp_path / "client"
     client.mkdir()
-    (client / "index.html").write_text("<title>depthcam</title>")
+    (client / "index.html").write_text('<title>depthcam</title><script type="module" src="./main.js">')
     (client / "main.js").write_text("export {};")
     relay = start_relay(client_dir=client)
-    assert await relay.get("/") == (200, b"<title>depthcam</title>")
+    assert (await relay.get("/"))[0] == 200
     assert await relay.get("/main.js") == (200, b"export {};")
     assert (await relay.get("/missing.js"))[0] == 404
 
@@ -31,11 +31,12 @@ async def test_fetching_files_logs_no_line_per_request(start_relay, tmp_path, re
 
 @pytest_twisted.ensureDeferred
 async def test_client_folders_are_not_listed(start_relay, tmp_path):
-    """A client folder without index.html is forbidden, not listed."""
+    """A client folder is not listed, and a file the page does not load is not served."""
     (tmp_path / "client" / "lib").mkdir(parents=True)
     (tmp_path / "client" / "lib" / "secret.txt").write_text("x")
     relay = start_relay(client_dir=tmp_path / "client")
-    assert (await relay.get("/lib/"))[0] == 403
+    assert (await relay.get("/lib/"))[0] == 404
+    assert (await relay.get("/lib/secret.txt"))[0] == 404
 
 
 @pytest_twisted.ensureDeferred

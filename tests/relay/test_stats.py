@@ -7,7 +7,7 @@ import pytest_twisted
 from twisted.internet.task import Clock
 
 from depthcam.relay.registry import RelayStream, StreamRegistry
-from depthcam.relay.stats import RateMeter, stats_document
+from depthcam.broadcast.stats import RateMeter, stats_document
 from tests.relay.conftest import TOKEN
 from tests.relay.test_viewer import publish
 
@@ -55,7 +55,7 @@ def test_stats_document_of_an_idle_stream():
     clock = Clock()
     registry = StreamRegistry(partial(RelayStream, clock=clock))
     stream = registry.admit_viewer("a")
-    document = stats_document(registry, clock.seconds())
+    document = stats_document(registry.streams, clock.seconds(), {"viewers_refused": registry.viewers_refused, "sources_refused": registry.sources_refused})
     assert set(document["streams"]["a"]) == STREAM_KEYS
     assert document["streams"]["a"]["source_connected"] is False
     assert document["streams"]["a"]["last_keyframe_age_s"] is None
@@ -73,8 +73,8 @@ def test_stats_document_keyframe_age_and_totals(scene_stream):
     a.publisher = object()
     for message in scene_stream.first(3):
         clock.advance(0.5)
-        a.publish(message)
-    document = stats_document(registry, clock.seconds())
+        a.publish_message(message)
+    document = stats_document(registry.streams, clock.seconds(), {"viewers_refused": registry.viewers_refused, "sources_refused": registry.sources_refused})
     assert document["streams"]["a"]["last_keyframe_age_s"] == 1.0
     assert document["streams"]["a"]["frames_in_per_s"] == 2.0
     assert document["totals"]["sources"] == 1
@@ -93,7 +93,7 @@ async def test_stats_over_http(start_relay, scene_stream):
     source.send_frame(b"garbage")
     await relay.clients.handshake_status("/source/live", [("Authorization", "Bearer nope")])
 
-    status, body = await relay.get("/stats")
+    status, body = await relay.get("/stats", TOKEN)
     assert status == 200
     document = json.loads(body)
     live = document["streams"]["live"]

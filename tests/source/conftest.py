@@ -59,7 +59,9 @@ class LogCapture:
         return [when for when, text in self.events if fragment in text]
 
     def wait_for_line(self, fragment, count=1):
-        return self.waiters.wait_for(lambda capture: len(capture.lines(fragment)) >= count)
+        return self.waiters.wait_for(lambda capture: len(capture.lines(fragment)) >= count,
+                                     what=lambda: f"{count} log lines with {fragment!r} "
+                                                  f"(got {len(self.lines(fragment))})")
 
 
 @pytest.fixture

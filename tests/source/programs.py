@@ -21,7 +21,7 @@ class ProgramRun(protocol.ProcessProtocol):
         waiting = defer.Deferred()
         self._waiting.append((text, waiting))
         self._check()
-        return within(waiting, seconds)
+        return within(waiting, seconds, f"{text!r} on the program's stdout")
 
     def _check(self):
         for entry in list(self._waiting):

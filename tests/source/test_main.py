@@ -66,7 +66,7 @@ def test_help_mentions_every_flag_and_command(capsys):
 def test_every_flag_has_help_with_its_default():
     """No flag is left without help text, and each help text states the default."""
     for action in build_parser()._actions:
-        if action.option_strings and action.dest != "help":
+        if action.option_strings and action.dest not in ("help", "version"):
             assert action.help and "default" in action.help, action.option_strings
 
 

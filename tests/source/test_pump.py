@@ -7,6 +7,7 @@ from twisted.logger import Logger
 
 from depthcam.codec import ClassicEncoder, DepthFrame, DepthUnits, StreamDecoder
 from depthcam.codec.frame import SENSOR_SHAPE
+from depthcam.codec.header import parse_header
 from depthcam.source.frames import FrameSource
 from depthcam.source.pump import FramePump
 
@@ -53,7 +54,7 @@ class RecordingSink:
     def __init__(self):
         self.messages = []
 
-    def send_frame(self, message):
+    def send_frame(self, header, message):
         self.messages.append(message)
 
 
@@ -61,7 +62,7 @@ class FailingSink:
     def __init__(self):
         self.calls = 0
 
-    def send_frame(self, message):
+    def send_frame(self, header, message):
         self.calls += 1
         raise ConnectionError("sink is gone")
 
@@ -209,3 +210,45 @@ def test_pump_refuses_a_rate_of_zero():
     """A pump needs a positive frame rate."""
     with pytest.raises(ValueError):
         FramePump(RampSource(), ClassicEncoder(), fps=0, clock=task.Clock())
+
+
+class CountingSource(RampSource):
+    """A RampSource that counts its reads."""
+
+    reads = 0
+
+    def next_frame(self):
+        self.reads += 1
+        return super().next_frame()
+
+
+def test_paused_pump_reads_and_encodes_nothing_and_resumes_with_a_keyframe():
+    """While paused no frame is read or sent; the first frame after resume() is a keyframe."""
+    sink = RecordingSink()
+    source = CountingSource()
+    pump, clock = make_pump(source, [sink])
+    stopped = pump.start()
+    run_ticks(clock, 4)  # frames 0-4: a keyframe, then deltas
+    pump.pause()
+    reads, sent = source.reads, len(sink.messages)
+    run_ticks(clock, 30)
+    assert (source.reads, len(sink.messages)) == (reads, sent)
+    assert not stopped.called and not pump.running
+    pump.resume()
+    run_ticks(clock, 2)
+    headers = [parse_header(message)[0] for message in sink.messages]
+    assert not headers[sent - 1].is_keyframe
+    assert headers[sent].is_keyframe
+    assert len(headers) == sent + 3
+    assert decode_all(sink.messages)  # the stream across the pause decodes in order
+
+
+def test_a_paused_pump_can_still_be_stopped():
+    """stop() while paused fires start()'s Deferred, and resume() then does nothing."""
+    pump, clock = make_pump(RampSource(), [RecordingSink()])
+    stopped = pump.start()
+    pump.pause()
+    pump.stop()
+    pump.resume()
+    run_ticks(clock, 3)
+    assert stopped.called and not pump.running

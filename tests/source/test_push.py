@@ -11,8 +11,8 @@ from twisted.python.failure import Failure
 from depthcam.codec import ClassicEncoder, StreamDecoder
 from depthcam.codec.header import parse_header
 from depthcam.codec.vectors import synthetic_frames
-from depthcam.codec.publishing import TOKEN_ENV_VAR, TokenConfigError
-from depthcam.relay.closecodes import RelayCloseCode
+from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError
+from depthcam.protocol.closecodes import CloseCode as RelayCloseCode
 from depthcam.source.__main__ import parse_config, push
 from depthcam.source.config import SourceConfig
 from depthcam.source.push import PushFactory, RelaySink
@@ -36,10 +36,13 @@ PUSH_URLS = [
     ("ws://relay.example:9000", "ws://relay.example:9000/source/default"),  # the 2012 form
     ("ws://relay.example:9000/", "ws://relay.example:9000/source/default"),
     ("ws://127.0.0.1:9001/source/cam_2-b", "ws://127.0.0.1:9001/source/cam_2-b"),
+    ("wss://relay.example/source/kitchen", "wss://relay.example/source/kitchen"),
+    ("wss://relay.example:8443", "wss://relay.example:8443/source/default"),
 ]
 BAD_PUSH_COMMAND_LINES = [
     ["push", "http://relay:9000/source/default"],
-    ["push", "wss://relay:9000/source/default"],
+    ["push", "wss://relay:9000/view/default"],
+    ["push", "ws://relay:9000/source/default"],  # plain ws:// to another machine, no --insecure
     ["push", "ws://relay:9000/view/default"],
     ["push", "ws://relay:9000/source/"],
     ["push", "ws://relay:9000/source/two words"],
@@ -56,7 +59,8 @@ BAD_PUSH_COMMAND_LINES = [
 def test_push_urls_name_a_relay_stream_and_the_2012_form_means_the_default():
     """`push URL` keeps /source/NAME, and a URL without a path (the 2012 form) means /source/default."""
     for typed, meant in PUSH_URLS:
-        config = parse_config(["push", typed, "--token-file", "/etc/depthcam/token"])
+        # --insecure: plain ws:// to another machine is refused without it (tests/security).
+        config = parse_config(["push", typed, "--token-file", "/etc/depthcam/token", "--insecure"])
         assert (config.command, config.relay_url) == ("push", meant)
         assert str(config.token_file) == "/etc/depthcam/token"
 
@@ -85,11 +89,7 @@ class PlainConnection:
     """What the sink needs of a relay connection, recording what it is sent."""
 
     def __init__(self):
-        self.unsent = 0
         self.received = []
-
-    def unsent_bytes(self):
-        return self.unsent
 
     def send_frame(self, message):
         self.received.append(message)
@@ -106,7 +106,7 @@ class EncodedFrames:
 
     def pump(self, count=1):
         for _ in range(count):
-            self.sink.send_frame(self.encoder.encode(self._frames[self._count % len(self._frames)]))
+            self.sink.send_frame(*self.encoder.encode_with_header(self._frames[self._count % len(self._frames)]))
             self._count += 1
 
 
@@ -130,19 +130,19 @@ def test_sink_drops_frames_while_disconnected_and_each_connection_starts_with_a_
 
 
 def test_backed_up_connection_skips_frames_and_resumes_at_a_keyframe():
-    """Over MAX_UNSENT_BYTES the sink sends nothing; once drained it resumes with a fresh keyframe."""
+    """While its transport is full the sink sends nothing; once drained it resumes with a keyframe."""
     frames = EncodedFrames(RelaySink)
     connection = PlainConnection()
     frames.sink.attach(connection)
     frames.pump(3)
-    connection.unsent = RelaySink.MAX_UNSENT_BYTES + 1
+    frames.sink.connection_full(connection)  # the transport's pauseProducing
     frames.pump(5)
     assert len(connection.received) == 3 and frames.sink.frames_skipped == 5
-    connection.unsent = 0
-    frames.pump(3)  # a delta is due: skipped, and a keyframe requested for the next frame
+    frames.sink.connection_drained(connection)  # its resumeProducing: the next frame is absolute
+    frames.pump(2)
     sent = headers(connection.received)
     assert [header.is_keyframe for header in sent] == [True, False, False, True, False]
-    assert [header.sequence for header in sent] == [0, 1, 2, 9, 10]
+    assert [header.sequence for header in sent] == [0, 1, 2, 8, 9]
     decoder = StreamDecoder()
     for message in connection.received:
         decoder.decode(message)
@@ -203,6 +203,7 @@ async def start_push(tmp_path, fast_backoff):
     def start(relay, token=TOKEN, stream="default"):
         token_file = tmp_path / f"token-{len(running)}"
         token_file.write_text(token + "\n")
+        token_file.chmod(0o600)  # read_token refuses a file others may read
         config = SourceConfig(
             command="push", relay_url=f"ws://127.0.0.1:{relay.port}/source/{stream}",
             token_file=token_file, fps=FPS, keyframe_interval_s=NO_INTERVAL_KEYFRAME_S,
@@ -300,3 +301,17 @@ async def test_replaced_source_waits_max_delay_then_takes_the_stream_back(
     viewer = await relay.clients.viewer(stream="default")
     await viewer.wait_for_frames(3)
     assert_decodes_in_order(viewer)
+
+
+def test_sink_wants_frames_only_while_connected_and_watched():
+    """on_demand hears False with no connection or zero viewers, True otherwise, once per change."""
+    demand = []
+    sink = RelaySink(ClassicEncoder(), on_demand=demand.append)
+    connection = PlainConnection()
+    sink.attach(connection)  # the relay has not said yet: assume someone watches
+    sink.viewers_changed(0)
+    sink.viewers_changed(0)
+    sink.viewers_changed(2)
+    sink.viewers_changed(1)
+    sink.detach(connection)
+    assert demand == [True, False, True, False]

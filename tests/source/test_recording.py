@@ -116,7 +116,7 @@ def test_pump_sends_a_keyframe_at_the_seam_and_stops_at_the_end():
     class Sink:
         messages = []
 
-        def send_frame(self, message):
+        def send_frame(self, header, message):
             self.messages.append(message)
 
     for loop in (True, False):

@@ -1,5 +1,7 @@
 """The real recordings in ../shared/data played through fakenect: and png: → codec → a WebSocket viewer."""
 
+import re
+
 import numpy as np
 import pytest
 import pytest_twisted
@@ -69,12 +71,19 @@ async def test_viewer_sees_the_real_recording_frame_for_frame(kind, name, tmp_pa
 
 
 @pytest_twisted.ensureDeferred
-async def test_program_plays_a_recording_once_then_exits_0(tmp_path):
-    """Without --loop, depthcam-source plays a fakenect dump to its end, says so and exits 0."""
+async def test_program_plays_a_recording_once_then_exits_0(tmp_path, connect_viewer):
+    """Without --loop, depthcam-source plays a fakenect dump to its end once watched, says so and exits 0.
+
+    Nobody watching pauses the pump (idle costs nothing), so the test watches it.
+    """
     fakenect_dump(tmp_path / "dump", 5)
     run = run_module("depthcam.source", "--device", f"fakenect:{tmp_path / 'dump'}", "--port", "0",
                      "--client-dir", tmp_path)
+    printed = (await run.printed(b"open http://")).decode()
+    port = int(re.search(r"open http://\S+?:(\d+)/", printed).group(1))
+    viewer = await connect_viewer(port)
     assert await within(run.ended, 30) == 0, run.stderr
+    assert viewer.frames(), "the viewer got no frame of the recording before it ended"
     assert b"depthcam: end of recording" in run.stdout and b"--loop" in run.stdout
 
 

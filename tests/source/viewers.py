@@ -1,15 +1,17 @@
 """Real WebSocket viewers for the source's tests, and a timeout for waiting on them."""
 
 from autobahn.twisted.websocket import WebSocketClientProtocol
-from twisted.internet import defer, reactor
+from twisted.internet import defer
+
+from tests import deadlines
 
 # Long enough for a loaded machine, short enough that a broken test fails instead of hanging.
 WAIT_S = 10
 
 
-def within(deferred, seconds=WAIT_S):
-    """``deferred``, failing with TimeoutError if it has not fired in ``seconds``."""
-    return deferred.addTimeout(seconds, reactor)
+def within(deferred, seconds=WAIT_S, what="what the test awaits on the line above"):
+    """``deferred``, failing with AssertionError (naming ``what``) if it has not fired in ``seconds``."""
+    return deadlines.within(deferred, seconds, what)
 
 
 class RecordingViewer(WebSocketClientProtocol):
@@ -43,7 +45,7 @@ class RecordingViewer(WebSocketClientProtocol):
             return defer.succeed(self.messages[:count])
         waiting = defer.Deferred()
         self._waiting.append((count, waiting))
-        return within(waiting)
+        return within(waiting, what=lambda: f"{count} messages (got {len(self.messages)})")
 
     def frames(self):
         """The binary messages received so far."""

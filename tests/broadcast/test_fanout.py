@@ -1,0 +1,284 @@
+"""broadcast/fanout.py under task.Clock: the budget in time and bytes, skipping to a keyframe, catch-up,
+stuck viewers."""
+
+from twisted.internet.task import Clock
+
+from depthcam.broadcast.fanout import Fanout, ViewerState
+from depthcam.broadcast.stream import StreamCache, StreamFrame
+
+TRANSPORT_BUFFER_BYTES = 1000  # where the fake transport reports itself full
+BUDGET_BYTES = 500
+STUCK_S = 30.0
+LAG_S = 1.0
+
+
+class FakeViewer:
+    """A viewer whose transport fills like Twisted's: full past TRANSPORT_BUFFER_BYTES, drained by hand."""
+
+    def __init__(self, name, fanout):
+        self.name = name
+        self.fanout = fanout
+        self.received = []
+        self.buffered = 0
+        self.full = False
+        self.dropped = False
+
+    def __repr__(self):
+        return self.name
+
+    def deliver(self, message):
+        sequence, size = message
+        self.received.append(sequence)
+        self.buffered += size
+        if self.buffered > TRANSPORT_BUFFER_BYTES and not self.full:
+            self.full = True
+            self.fanout.transport_full(self)
+
+    def drain(self):
+        self.buffered = 0
+        if self.full:
+            self.full = False
+            self.fanout.transport_drained(self)
+
+    def drop_stuck(self):
+        self.dropped = True
+
+
+class FailingViewer(FakeViewer):
+    """A viewer whose every send raises."""
+
+    def deliver(self, message):
+        raise RuntimeError("broken transport")
+
+
+def frame(sequence, keyframe=False, size=100):
+    return StreamFrame(sequence, keyframe, 160, 120, size, message=(sequence, size))
+
+
+class Setup:
+    """A cache, a fanout over it, and a clock; ``publish`` feeds both as RelayStream does."""
+
+    def __init__(self, budget=BUDGET_BYTES, max_lag_s=10 * STUCK_S):
+        self.clock = Clock()
+        self.cache = StreamCache(self.clock)
+        self.fanout = Fanout(self.cache.catchup, max_lag_s=max_lag_s, max_unsent_bytes=budget,
+                             stuck_timeout_s=STUCK_S, clock=self.clock)
+
+    def viewer(self, name="v", cls=FakeViewer):
+        viewer = cls(name, self.fanout)
+        self.fanout.add(viewer)
+        return viewer
+
+    def publish(self, *frames):
+        for f in frames:
+            if self.cache.add(f):
+                self.fanout.publish(f)
+
+
+def test_viewers_that_keep_up_get_every_frame():
+    """Viewers that drain get every frame, in order."""
+    s = Setup()
+    viewers = [s.viewer(f"v{i}") for i in range(3)]
+    for sequence in range(30):
+        s.publish(frame(sequence, keyframe=sequence % 10 == 0))
+        for viewer in viewers:
+            viewer.drain()
+    for viewer in viewers:
+        assert viewer.received == list(range(30))
+    assert s.fanout.frames_dropped == 0
+
+
+def test_a_new_viewer_gets_the_cached_keyframe_and_deltas_first():
+    """A viewer joining mid-stream is sent the latest keyframe and the deltas since, at once."""
+    s = Setup()
+    s.publish(frame(0, True), frame(1), frame(2, True), frame(3), frame(4))
+    viewer = s.viewer()
+    assert viewer.received == [2, 3, 4]
+    assert s.fanout.state_of(viewer) is ViewerState.LIVE
+    s.publish(frame(5))
+    assert viewer.received == [2, 3, 4, 5]
+
+
+def test_a_viewer_with_nothing_cached_waits_for_the_next_keyframe():
+    """With an empty cache a viewer skips deltas (not counted as drops) until a keyframe."""
+    s = Setup()
+    viewer = s.viewer()
+    s.cache.add(frame(0, True))
+    s.cache.reset()  # a source came and went
+    s.publish(frame(1))  # refused by the cache: never offered
+    s.publish(frame(7, True), frame(8))
+    assert viewer.received == [7, 8]
+    assert s.fanout.frames_dropped == 0
+
+
+def test_a_full_transport_takes_up_to_the_budget_then_skips_to_a_keyframe():
+    """Once full, a viewer takes frames until the budget would be passed, then none until it drains."""
+    s = Setup()
+    slow, fast = s.viewer("slow"), s.viewer("fast")
+    s.publish(frame(0, True, size=1100))  # fills the slow transport
+    fast.drain()
+    assert slow.full
+    for sequence in range(1, 8):
+        s.publish(frame(sequence))
+        fast.drain()
+    # 100-byte frames: 1..5 fit the 500-byte budget, 6 would pass it.
+    assert slow.received == [0, 1, 2, 3, 4, 5]
+    assert s.fanout.state_of(slow) is ViewerState.BEHIND
+    assert s.fanout.frames_dropped == 2
+    assert fast.received == list(range(8))
+
+
+def test_a_drained_viewer_catches_up_from_the_cached_keyframe():
+    """When a behind viewer's transport drains it gets the cached keyframe and deltas, then goes on live."""
+    s = Setup(budget=0)
+    slow = s.viewer("slow")
+    s.publish(frame(0, True, size=1100), frame(1), frame(2))
+    assert slow.received == [0]
+    s.publish(frame(3, True), frame(4), frame(5))
+    slow.drain()
+    assert slow.received == [0, 3, 4, 5]
+    assert s.fanout.state_of(slow) is ViewerState.LIVE
+    s.publish(frame(6))
+    assert slow.received[-1] == 6
+    assert s.fanout.frames_dropped == 5
+
+
+def test_a_drained_viewer_with_an_empty_cache_waits_for_a_keyframe():
+    """If the cache was lost while a viewer was behind, it waits for the next keyframe after draining."""
+    s = Setup(budget=0)
+    slow = s.viewer("slow")
+    s.publish(frame(0, True, size=1100), frame(1))
+    s.cache.reset()
+    slow.drain()
+    assert s.fanout.state_of(slow) is ViewerState.WAITING
+    s.publish(frame(10, True))
+    assert slow.received == [0, 10]
+
+
+def test_the_catch_up_run_is_exempt_from_the_budget():
+    """A catch-up larger than the budget is sent whole, so the viewer can decode it."""
+    s = Setup(budget=100)
+    s.publish(frame(0, True, size=900), *(frame(i, size=300) for i in range(1, 5)))
+    viewer = s.viewer()
+    assert viewer.received == [0, 1, 2, 3, 4]
+    assert viewer.full
+    s.publish(frame(5, size=100))
+    assert viewer.received[-1] == 5
+    s.publish(frame(6, size=100))
+    assert viewer.received[-1] == 5
+    assert s.fanout.state_of(viewer) is ViewerState.BEHIND
+
+
+def test_a_viewer_stuck_past_the_timeout_is_dropped():
+    """A viewer whose transport stays full for stuck_timeout_s is dropped and counted."""
+    s = Setup()
+    slow = s.viewer()
+    s.publish(frame(0, True, size=1100))
+    s.clock.advance(STUCK_S - 1)
+    assert not slow.dropped
+    s.clock.advance(1)
+    assert slow.dropped
+    assert s.fanout.viewers_closed_stuck == 1
+
+
+def test_draining_in_time_cancels_the_stuck_timer():
+    """A viewer that drains before the timeout is not dropped, however often it fills."""
+    s = Setup()
+    viewer = s.viewer()
+    for sequence in range(5):
+        s.publish(frame(sequence, keyframe=True, size=1100))
+        s.clock.advance(STUCK_S - 1)
+        viewer.drain()
+    s.clock.advance(10 * STUCK_S)
+    assert not viewer.dropped
+    assert s.clock.getDelayedCalls() == []
+
+
+def test_resync_sends_the_catch_up_run_again():
+    """A viewer's resync is answered with the cached keyframe and the deltas since."""
+    s = Setup()
+    viewer = s.viewer()
+    s.publish(frame(0, True), frame(1), frame(2))
+    s.fanout.resync(viewer)
+    assert viewer.received == [0, 1, 2, 0, 1, 2]
+
+
+def test_resync_while_full_waits_for_the_drain():
+    """A resync from a viewer whose transport is full is answered only once it drains."""
+    s = Setup()
+    viewer = s.viewer()
+    s.publish(frame(0, True, size=1100), frame(1))
+    s.fanout.resync(viewer)
+    s.fanout.resync(viewer)
+    assert viewer.received == [0, 1]
+    viewer.drain()
+    assert viewer.received == [0, 1, 0, 1]
+
+
+def test_a_removed_viewer_gets_nothing_and_leaves_no_timer():
+    """After remove() a viewer is sent nothing and its stuck timer is cancelled."""
+    s = Setup()
+    viewer = s.viewer()
+    s.publish(frame(0, True, size=1100))
+    s.fanout.remove(viewer)
+    s.fanout.remove(viewer)
+    s.publish(frame(1))
+    assert viewer.received == [0]
+    assert s.clock.getDelayedCalls() == []
+    assert len(s.fanout) == 0
+
+
+def test_a_failing_viewer_does_not_stop_the_others():
+    """A viewer whose send raises is dropped; the viewers after it still get the frame."""
+    s = Setup()
+    broken = s.viewer("broken", FailingViewer)
+    good = s.viewer("good")
+    s.publish(frame(0, True))
+    assert broken.dropped
+    assert good.received == [0]
+
+
+def test_bytes_out_counts_every_frame_sent():
+    """bytes_out totals the frame bytes written to all viewers, catch-up included."""
+    s = Setup()
+    s.viewer("a")
+    s.publish(frame(0, True, size=200))
+    s.viewer("b")  # catch-up: 200 more
+    s.publish(frame(1, size=50))
+    assert s.fanout.bytes_out.total == 200 + 200 + 2 * 50
+
+
+def test_a_viewer_behind_live_by_more_than_the_time_budget_skips_to_the_newest_keyframe():
+    """A full transport may take frames for max_lag_s; after that the viewer skips, and at the
+    drain it starts again from the newest keyframe, never from a delta it cannot decode."""
+    s = Setup(budget=10**9, max_lag_s=LAG_S)
+    viewer = s.viewer()
+    s.publish(frame(0, keyframe=True))
+    viewer.deliver((None, TRANSPORT_BUFFER_BYTES))  # the transport fills up
+    viewer.received.clear()
+    s.clock.advance(LAG_S / 2)
+    s.publish(frame(1))
+    assert viewer.received == [1]  # within the budget: still live
+    s.clock.advance(LAG_S)
+    s.publish(frame(2), frame(3))
+    assert viewer.received == [1]
+    assert s.fanout.state_of(viewer) is ViewerState.BEHIND
+    s.publish(frame(4, keyframe=True), frame(5))
+    viewer.drain()
+    assert viewer.received == [1, 4, 5]
+    assert s.fanout.state_of(viewer) is ViewerState.LIVE
+
+
+def test_the_viewer_count_is_reported_on_every_change():
+    """on_count hears the number of viewers after each add and remove."""
+    counts = []
+    clock = Clock()
+    cache = StreamCache(clock)
+    fanout = Fanout(cache.catchup, clock=clock, on_count=counts.append)
+    first, second = FakeViewer("a", fanout), FakeViewer("b", fanout)
+    fanout.add(first)
+    fanout.add(second)
+    fanout.remove(first)
+    fanout.remove(first)  # unknown now: no change
+    fanout.remove(second)
+    assert counts == [1, 2, 1, 0]
