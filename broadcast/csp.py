@@ -35,7 +35,8 @@ def content_security_policy(page):
         f"style-src 'self' {' '.join(styles)}".rstrip(),
         "img-src 'self' data:",
         "worker-src 'self'",
-        "connect-src 'self' ws: wss:",
+        # data: for zstddec, which fetches its inlined WebAssembly from a data: URL at import.
+        "connect-src 'self' ws: wss: data:",
         "base-uri 'none'",
         "form-action 'none'",
         "frame-ancestors 'none'",

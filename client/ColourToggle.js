@@ -4,7 +4,7 @@
 // or the C key, flips it. It owns no drawing: `onChange( trueColour )` tells the page.
 
 const STYLE = `
-.depthcam-colour-toggle { position: fixed; left: 12px; top: 12px; z-index: 10;
+.depthcam-colour-toggle { position: fixed; right: 12px; top: 12px; z-index: 10;
 	font: 13px/1.45 system-ui, sans-serif; color: #d8dee9; background: #1b1f2acc;
 	border: 1px solid #3b4252; border-radius: 4px; padding: 3px 10px; cursor: pointer; }
 .depthcam-colour-toggle[hidden] { display: none; }

@@ -10,8 +10,8 @@ from all of them, such as the kitchen's grey walls, green-grey and dark red (the
 import numpy as np
 import pytest
 
-from tests.client.test_browser import (CHROMIUM_ARGS, CHROMIUM, browser, canvas_pixels,  # noqa: F401
-                                       cloud_share, open_viewer, start_source, stop, wait_for_frames)
+from tests.client.test_browser import (browser, canvas_pixels, cloud_share, open_viewer,  # noqa: F401
+                                       start_source, stop)
 from tests.conftest import recording_path
 from tests.source.rsrecordings import FX, make_recording, require_sdk
 
@@ -20,6 +20,13 @@ RAMP_STOPS = [(0.0, "#ffe066"), (0.3, "#fa7f38"), (0.6, "#cc3885"), (1.0, "#4852
 BACKGROUND = "#0b0d12"
 # A drawn pixel this far (RGB distance, 0-255 a channel) from every depth colour is not one.
 NOT_DEPTH_DISTANCE = 40
+
+
+def wait_for_drawn(page, count, timeout_ms=180000):
+    """Wait until the viewer has drawn ``count`` frames (a function predicate: the page's CSP
+    forbids the eval a string expression would need)."""
+    page.wait_for_function(f"() => window.depthcam && window.depthcam.framesDrawn >= {count}",
+                           timeout=timeout_ms)
 
 
 def _rgb(hex_colour):
@@ -87,7 +94,7 @@ def test_kitchen_points_take_the_pictures_colours(browser, kitchen_source):  # n
     """The 7-Scenes frames are drawn in their own colours, hues depth colouring cannot produce
     (dark red cabinets among them); the toggle brings the depth colours back."""
     page, errors = open_viewer(browser, kitchen_source)
-    page.wait_for_function("window.depthcam && window.depthcam.colourFrames >= 3", timeout=180000)
+    page.wait_for_function("() => window.depthcam && window.depthcam.colourFrames >= 3", timeout=180000)
     coloured = canvas_pixels(page)
     assert cloud_share(coloured) > 0.05, "the canvas shows only background"
     share, far = not_depth_share(coloured)
@@ -101,7 +108,7 @@ def test_kitchen_points_take_the_pictures_colours(browser, kitchen_source):  # n
     page.click(".depthcam-colour-toggle")
     assert page.inner_text(".depthcam-colour-toggle") == "depth colour"
     drawn = page.evaluate("window.depthcam.framesDrawn")
-    wait_for_frames(page, drawn + 3, timeout_ms=180000)
+    wait_for_drawn(page, drawn + 3)
     assert not page.evaluate("window.depthcam.colourShown")
     depth_share, _ = not_depth_share(canvas_pixels(page))
     assert depth_share < 0.01, f"{depth_share:.1%} of the depth-coloured pixels are not depth colours"
@@ -114,7 +121,7 @@ def test_depth_only_stream_has_no_colour_toggle(browser):  # noqa: F811
     process, url = start_source()
     try:
         page, errors = open_viewer(browser, url)
-        wait_for_frames(page, 10)
+        wait_for_drawn(page, 10)
         assert page.is_hidden(".depthcam-colour-toggle")
         assert not page.evaluate("window.depthcam.colourShown")
         share, _ = not_depth_share(canvas_pixels(page))
@@ -140,7 +147,7 @@ def test_realsense_recording_is_drawn_in_colour_with_its_lens(browser, realsense
     """A RealSense recording played through the SDK shows coloured points, and the viewer
     unprojects with the camera's own intrinsics (585 px at 640 x 480: 146.25 at 160 x 120)."""
     page, errors = open_viewer(browser, realsense_source)
-    page.wait_for_function("window.depthcam && window.depthcam.colourFrames >= 3", timeout=180000)
+    page.wait_for_function("() => window.depthcam && window.depthcam.colourFrames >= 3", timeout=180000)
     share, _ = not_depth_share(canvas_pixels(page))
     assert share > 0.2, f"only {share:.1%} of the drawn pixels are beyond depth colouring"
     intrinsics = page.evaluate("window.depthcam.intrinsics")
