@@ -92,7 +92,7 @@ def latency_row(browser, folder, colour):
     try:
         page = browser.new_page(viewport={"width": 800, "height": 600})
         page.goto(url)
-        page.wait_for_function("window.depthcam && window.depthcam.framesDrawn >= 30", timeout=120000)
+        page.wait_for_function("() => window.depthcam && window.depthcam.framesDrawn >= 30", timeout=120000)
         ages, last = [], None
         while len(ages) < LATENCY_SAMPLES:
             status = page.evaluate("[window.depthcam.lastSequence, window.depthcam.frameAgeMs]")
