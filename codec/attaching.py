@@ -26,6 +26,11 @@ class AttachingEncoder:
     def profile(self):
         return self.depth_encoder.profile
 
+    @property
+    def latest_codes(self):
+        """The depth encoder's codes of the latest frame (classic profiles), as a decoder sees them."""
+        return self.depth_encoder.latest_codes
+
     def request_keyframe(self):
         self.depth_encoder.request_keyframe()
 
