@@ -14,7 +14,7 @@ CLIENT_STAMP := client/node_modules/.depthcam-installed
 TEST_CLIENT_STAMP := tests/client/node_modules/.depthcam-installed
 CONTEXT_WASM := client/contextmodel.wasm
 
-.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium firefox coder kinect bench vectors clean
+.PHONY: help setup source-direct source-push relay bench-relay test test-js test-py chromium firefox coder kinect realsense bench bench-colour vectors clean
 
 help:
 	@echo "make source-direct   run the source with the built-in scene on http://localhost:$(PORT)/"
@@ -24,6 +24,7 @@ help:
 	@echo "make relay           run the relay on 0.0.0.0:$(PORT) (token in relay-token.txt or DEPTHCAM_RELAY_TOKEN)"
 	@echo "make bench-relay     relay load benchmark against a node.js ws relay"
 	@echo "make bench           codec benchmark table (make bench ARGS='DIR ...' for other recordings)"
+	@echo "make bench-colour    colour picture bytes and times beside the depth profiles"
 	@echo "make vectors         rewrite tests/vectors/ from the codec"
 
 $(RUNTIME_STAMP): setup.cfg setup.py pyproject.toml codec/_contextmodel.c
@@ -127,6 +128,14 @@ kinect: $(DEV_STAMP)
 	  $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,kinect]'; \
 	fi
 
+# The RealSense tests record and play back through Intel's SDK (pyrealsense2: PyPI wheels for
+# Linux x86_64, nothing to build). Installed as the Kinect's bindings are; without a wheel for this
+# machine the RealSense tests skip, and the run's last line says so.
+realsense: $(DEV_STAMP)
+	@$(PY) -c 'import pyrealsense2' 2>/dev/null \
+	  || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,realsense]' \
+	  || echo "no pyrealsense2 wheel for this machine: the RealSense tests will skip"
+
 # node --test passes when it finds no test file (a rename is enough): the TAP copy of its report
 # must count at least one test. A test still running after JS_TEST_TIMEOUT_MS fails (all of them
 # take 2 s together on an idle machine).
@@ -137,13 +146,16 @@ test-js: $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) $(CONTEXT_WASM)
 	  --test-reporter=tap --test-reporter-destination=$(JS_TEST_TAP) tests/client/
 	@grep -q '^# tests [1-9]' $(JS_TEST_TAP) || { echo "node --test found no tests in tests/client/"; exit 1; }
 
-test-py: $(DEV_STAMP) $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) $(CONTEXT_WASM) chromium firefox coder kinect
+test-py: $(DEV_STAMP) $(CLIENT_STAMP) $(TEST_CLIENT_STAMP) $(CONTEXT_WASM) chromium firefox coder kinect realsense
 	$(PY) -m pytest
 
 test: test-js test-py
 
 bench: $(RUNTIME_STAMP)
 	$(PY) bench/codec.py $(ARGS)
+
+bench-colour: $(RUNTIME_STAMP)
+	$(PY) bench/colour.py $(ARGS)
 
 vectors: $(RUNTIME_STAMP)
 	$(PY) -m depthcam.codec.vectors

@@ -1,4 +1,5 @@
-// PointCloud: a decoded depth frame as a three.js Points object, in metres, coloured by depth.
+// PointCloud: a decoded depth frame as a three.js Points object, in metres, coloured by depth or
+// by the frame's own colour picture.
 //
 // Each pixel (u, v) with depth z is unprojected through the depth camera's intrinsics, so the cloud
 // is the room at its true size and shape: x = (u − cx)·z/fx, y = −(v − cy)·z/fy, z = −z (the sensor
@@ -12,6 +13,11 @@
 // 0.3 / 0.6, against 2.8 / 15.5 and 0.6 / 13.0 for writing a position and a colour array in JS and
 // uploading those (3.7 MB a frame, not 0.6). JS still makes one pass over the samples, for the
 // points' count and centre that the HUD and the follow camera need.
+//
+// A frame with a colour picture (FORMAT.md, *Attachments*; registered to the depth) colours each
+// point from it: the picture is a texture the vertex shader samples at the pixel's centre, so
+// colour costs no JS per point either. A frame with intrinsics is unprojected through them
+// instead of the Kinect's.
 
 import {
 	BufferAttribute,
@@ -19,12 +25,15 @@ import {
 	Color,
 	DataTexture,
 	FloatType,
+	LinearFilter,
 	NearestFilter,
 	Points,
 	RedFormat,
 	Sphere,
 	RedIntegerFormat,
+	SRGBColorSpace,
 	ShaderMaterial,
+	Texture,
 	UniformsLib,
 	UniformsUtils,
 	UnsignedByteType,
@@ -94,6 +103,8 @@ class PointCloud extends Points {
 			colourFar: { value: 1 },
 			rampColours: { value: RAMP_STOPS.map( ( [ , colour ] ) => colour.clone() ) },
 			rampStops: { value: RAMP_STOPS.map( ( [ stop ] ) => stop ) },
+			colourMap: { value: null },
+			useColourMap: { value: false },
 		} ] );
 		const material = new ShaderMaterial( { uniforms, vertexShader, fragmentShader, fog: true } );
 		super( new BufferGeometry(), material );
@@ -112,6 +123,14 @@ class PointCloud extends Points {
 		this.colourNear = 0.5;
 		/** Depth given the ramp's last colour (and beyond), metres. Default 4.5. */
 		this.colourFar = 4.5;
+		/**
+		 * Colour the points from the frame's colour picture when it has one (true), or by depth
+		 * always (false). Default true.
+		 */
+		this.trueColour = true;
+
+		/** Whether the last frame was drawn in its picture's colours. Read-only. */
+		this.showingColour = false;
 
 		/** Points drawn (pixels with a reading) in the last frame. Read-only. */
 		this.visibleCount = 0;
@@ -134,6 +153,9 @@ class PointCloud extends Points {
 		this._cy = 0;
 		this._xPerMetre = null; // per column: (u − cx) / fx
 		this._yPerMetre = null; // per row: −(v − cy) / fy
+		this._defaultLens = null; // the Kinect's intrinsics at the frame's size
+		this._lensKey = ''; // the intrinsics in use, as text
+		this._colourTexture = null; // the frame's colour picture (an ImageBitmap inside)
 
 	}
 
@@ -142,15 +164,21 @@ class PointCloud extends Points {
 	 * height, near_mm, far_mm), its samples (width × height, row-major) and their units: null for
 	 * classic codes (Uint8Array, 255 = no reading), 'raw' for Kinect disparity (Uint16Array, 2047 =
 	 * no reading), 'mm' for millimetres (Uint16Array, 0 = no reading). The samples are uploaded as
-	 * they are, at the next render: don't change them afterwards.
+	 * they are, at the next render: don't change them afterwards. `attachments`: the frame's
+	 * `intrinsics` ({fx, fy, cx, cy} at its size; null: the Kinect's) and `colour`, its picture
+	 * decoded (an ImageBitmap registered to the frame, or null); the cloud takes the bitmap over
+	 * and closes it when the next one comes.
 	 */
-	update( header, codes, units = null ) {
+	update( header, codes, units = null, { intrinsics = null, colour = null } = {} ) {
 
 		if ( header.width !== this._width || header.height !== this._height || codes.constructor !== this._sampleType ) {
 
 			this._allocate( header.width, header.height, codes.constructor );
 
 		}
+
+		this._useLens( intrinsics || this._defaultLens );
+		this._usePicture( colour );
 
 		const valueKey = `${units} ${header.near_mm} ${header.far_mm}`;
 		if ( valueKey !== this._valueKey ) this._tabulate( units, header.near_mm, header.far_mm, valueKey );
@@ -228,6 +256,72 @@ class PointCloud extends Points {
 		if ( this._lookupTexture ) this._lookupTexture.dispose();
 		this._depthTexture = null;
 		this._lookupTexture = null;
+		this._usePicture( null );
+
+	}
+
+	// The frame's picture as the colour texture (a new texture when its size changes), or none.
+	_usePicture( bitmap ) {
+
+		const uniforms = this.material.uniforms;
+		let texture = this._colourTexture;
+		if ( bitmap === null ) {
+
+			if ( texture ) {
+
+				if ( texture.image && texture.image.close ) texture.image.close();
+				texture.dispose();
+
+			}
+
+			this._colourTexture = null;
+			uniforms.colourMap.value = null;
+			uniforms.useColourMap.value = false;
+			this.showingColour = false;
+			return;
+
+		}
+
+		if ( texture === null || texture.image.width !== bitmap.width || texture.image.height !== bitmap.height ) {
+
+			this._usePicture( null );
+			texture = new Texture();
+			// An ImageBitmap is uploaded top row first, as it is, and the shader samples it so.
+			texture.flipY = false;
+			texture.generateMipmaps = false;
+			texture.minFilter = texture.magFilter = LinearFilter;
+			texture.colorSpace = SRGBColorSpace;
+			this._colourTexture = texture;
+
+		} else if ( texture.image.close ) {
+
+			texture.image.close();
+
+		}
+
+		texture.image = bitmap;
+		texture.needsUpdate = true;
+		uniforms.colourMap.value = texture;
+		uniforms.useColourMap.value = this.trueColour;
+		this.showingColour = this.trueColour;
+
+	}
+
+	// The intrinsics ({fx, fy, cx, cy} at the frame's size) the points are unprojected through.
+	_useLens( { fx, fy, cx, cy } ) {
+
+		const key = `${fx} ${fy} ${cx} ${cy}`;
+		if ( key === this._lensKey ) return;
+		this._lensKey = key;
+		this._fx = fx;
+		this._fy = fy;
+		this._cx = cx;
+		this._cy = cy;
+		this._xPerMetre = Float32Array.from( { length: this._width }, ( _, u ) => ( u - cx ) / fx );
+		this._yPerMetre = Float32Array.from( { length: this._height }, ( _, v ) => - ( v - cy ) / fy );
+		const uniforms = this.material.uniforms;
+		uniforms.focal.value.set( fx, fy );
+		uniforms.principal.value.set( cx, cy );
 
 	}
 
@@ -303,15 +397,13 @@ class PointCloud extends Points {
 		const { intrinsics } = this;
 		const scaleX = width / intrinsics.width;
 		const scaleY = height / intrinsics.height;
-		this._fx = intrinsics.fx * scaleX;
-		this._fy = intrinsics.fy * scaleY;
-		this._cx = ( intrinsics.cx + 0.5 ) * scaleX - 0.5;
-		this._cy = ( intrinsics.cy + 0.5 ) * scaleY - 0.5;
-		this._xPerMetre = Float32Array.from( { length: width }, ( _, u ) => ( u - this._cx ) / this._fx );
-		this._yPerMetre = Float32Array.from( { length: height }, ( _, v ) => - ( v - this._cy ) / this._fy );
-		const uniforms = this.material.uniforms;
-		uniforms.focal.value.set( this._fx, this._fy );
-		uniforms.principal.value.set( this._cx, this._cy );
+		this._defaultLens = Object.freeze( {
+			fx: intrinsics.fx * scaleX,
+			fy: intrinsics.fy * scaleY,
+			cx: ( intrinsics.cx + 0.5 ) * scaleX - 0.5,
+			cy: ( intrinsics.cy + 0.5 ) * scaleY - 0.5,
+		} );
+		this._lensKey = '';
 
 	}
 

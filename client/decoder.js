@@ -15,6 +15,7 @@ import {
 	initModule,
 } from 'node-liblzma/wasm';
 
+import { FLAG_COLOUR, FLAG_INTRINSICS, detachAttachments } from './attachments.js';
 import { codecError } from './codecError.js';
 import { ContextStream } from './ContextStream.js';
 import { decodeFineInversePayload, decodeFinePayload } from './finePayload.js';
@@ -25,7 +26,7 @@ const HEADER = Object.freeze( {
 	magic: Object.freeze( { offset: 0, size: 4 } ), // bytes, ASCII "DCAM"
 	version: Object.freeze( { offset: 4, size: 1 } ), // u8, 1
 	profile: Object.freeze( { offset: 5, size: 1 } ), // u8, see PROFILES
-	flags: Object.freeze( { offset: 6, size: 1 } ), // u8, bit 0 KEYFRAME, bit 1 CATCHUP
+	flags: Object.freeze( { offset: 6, size: 1 } ), // u8, bit 0 KEYFRAME, bit 1 CATCHUP, bits 2-3 attachments
 	reserved: Object.freeze( { offset: 7, size: 1 } ), // u8, 0
 	sequence: Object.freeze( { offset: 8, size: 4 } ), // u32, +1 per frame, wraps at 2^32
 	capture_time_us: Object.freeze( { offset: 12, size: 8 } ), // u64, µs since the Unix epoch
@@ -59,7 +60,7 @@ const PROFILE_CLASSIC_CM = 5;
 const PROFILE_FINE_INVERSE = 6;
 const FLAG_KEYFRAME = 1;
 const FLAG_CATCHUP = 2;
-const KNOWN_FLAG_BITS = FLAG_KEYFRAME | FLAG_CATCHUP;
+const KNOWN_FLAG_BITS = FLAG_KEYFRAME | FLAG_CATCHUP | FLAG_COLOUR | FLAG_INTRINSICS;
 const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 const MAX_PIXELS = 640 * 480;
 
@@ -266,13 +267,16 @@ function parseHeader( message ) {
 /**
  * Decodes the frames of one stream in order (a fresh one per connection).
  *
- * decode() returns `{header, codes, units}`: the header's wire fields (FORMAT.md names), the frame's
+ * decode() returns `{header, codes, units, intrinsics, colour}`: the header's wire fields (FORMAT.md
+ * names), the frame's
  * samples (width × height, row-major, top row first) and what they are. For classic and
  * classic-cm, `codes` is a Uint8Array of one-byte codes (255 = no reading) and `units` is null;
  * for the lossless profiles it is a Uint16Array of the source's own values and `units` is 'raw'
  * (Kinect disparity, 2047 = no reading) or 'mm' (0 = no reading); for fine, a Uint16Array of
- * depth and `units` 'mm'. The decoder keeps `codes` as its reference for the next delta: read it,
- * don't write it. A rejected frame throws and leaves the decoder as it was, except
+ * depth and `units` 'mm'. `intrinsics` ({fx, fy, cx, cy}, pixels of this frame) and `colour`
+ * ({coding, mimeType, scale, width, height, bytes}: the coded picture) are the frame's
+ * attachments (FORMAT.md, *Attachments*), null when it has none. The decoder keeps `codes` as
+ * its reference for the next delta: read it, don't write it. A rejected frame throws and leaves the decoder as it was, except
  * SequenceGapError (and a classic-cm frame that fails), after which it waits for the next
  * keyframe. The checks run in FORMAT.md's order.
  */
@@ -321,11 +325,21 @@ class StreamDecoder {
 
 	}
 
-	// The frame after its header checks; a classic-cm payload goes to `worker` when it can take it.
+	// The frame after its header checks, with its attachments (FORMAT.md: checked before the
+	// profile's payload, so a broken block changes no state); a Promise when `worker` decodes.
 	_decodeFrame( header, message, worker ) {
 
+		const { intrinsics, colour, payload } = detachAttachments( header, new Uint8Array( message, HEADER.size ) );
+		const frame = this._decodeDepth( header, payload, worker );
+		const attach = ( decoded ) => Object.assign( decoded, { intrinsics, colour } );
+		return frame instanceof Promise ? frame.then( attach ) : attach( frame );
+
+	}
+
+	// The profile's payload; a classic-cm payload goes to `worker` when it can take it.
+	_decodeDepth( header, payload, worker ) {
+
 		const pixels = header.width * header.height;
-		const payload = new Uint8Array( message, HEADER.size );
 		if ( header.profile === PROFILE_CLASSIC_CM ) return this._decodeContext( header, payload, worker );
 		const body = header.profile === PROFILE_CLASSIC ? decompressLzmaAlone( payload, pixels )
 			: header.profile === PROFILE_FINE ? decodeFinePayload( header, payload )

@@ -7,6 +7,7 @@
 
 import { Color, Fog, PerspectiveCamera, Scene, Vector3, WebGLRenderer } from 'three';
 
+import { ColourToggle } from './ColourToggle.js';
 import { Connection } from './connection.js';
 import { ContextWorker } from './ContextWorker.js';
 import { StreamDecoder, profileName } from './decoder.js';
@@ -53,6 +54,12 @@ const status = {
 	workerDecodes: 0, // classic-cm payloads decoded off the page's thread
 	frameWidth: 0, // columns of the last frame shown
 	frameHeight: 0, // rows of the last frame shown
+	colourFrames: 0, // frames shown in their colour picture's colours
+	colourShown: false, // whether the last frame shown was drawn in its picture's colours
+	colourErrors: 0, // colour pictures the browser could not decode (those frames: depth colours)
+	colourDecodeMs: 0, // createImageBitmap time of the last picture, ms
+	intrinsics: null, // {fx, fy, cx, cy} the last frame came with (px), or null: the Kinect's lens
+	frameAgeMs: 0, // capture_time_us of the last frame shown against this clock, as it went to the screen, ms
 	sequenceShown: null, // sequence of the frame on screen
 	viewFits: 0, // times the view was fitted to the cloud (first frame, reset, resize)
 	snapshots: 0, // frames saved
@@ -83,6 +90,11 @@ let cloudDepth = 0;
 // Fit the view at the next frame shown: the first of a stream, unless the user has moved the view.
 let fitPending = true;
 const toolbar = new Toolbar( document.body, { resetView: fitView, save } );
+const colourToggle = new ColourToggle( document.body, { onChange: ( trueColour ) => {
+
+	cloud.trueColour = trueColour;
+
+} } );
 
 // classic-cm payloads take several ms each: a worker decodes them, so the render loop never waits.
 const contextWorker = startContextWorker();
@@ -127,7 +139,15 @@ async function decodeFrame( streamDecoder, data ) {
 	try {
 
 		const frame = await streamDecoder.decodeAsync( data );
-		if ( streamDecoder !== decoder ) return;
+		if ( frame.colour !== null ) frame.picture = await decodePicture( frame.colour );
+		if ( streamDecoder !== decoder ) {
+
+			if ( frame.picture ) frame.picture.close();
+			return;
+
+		}
+
+		if ( pendingFrame !== null && pendingFrame.picture ) pendingFrame.picture.close(); // never shown
 		pendingFrame = frame;
 		pendingDecodeMs = performance.now() - start;
 		status.framesDecoded ++;
@@ -154,6 +174,26 @@ async function decodeFrame( streamDecoder, data ) {
 			status.resyncRequests ++;
 
 		}
+
+	}
+
+}
+
+// A frame's colour picture as an ImageBitmap, by the browser's own decoder; null if it fails (that
+// frame is then coloured by depth: FORMAT.md leaves the picture's pixels to the viewer).
+async function decodePicture( colour ) {
+
+	const start = performance.now();
+	try {
+
+		const picture = await createImageBitmap( new Blob( [ colour.bytes ], { type: colour.mimeType } ) );
+		status.colourDecodeMs = performance.now() - start;
+		return picture;
+
+	} catch ( error ) {
+
+		if ( status.colourErrors ++ === 0 ) console.warn( 'depthcam: a colour picture did not decode:', error );
+		return null;
 
 	}
 
@@ -218,11 +258,16 @@ const motionPoint = new Vector3();
 
 function showPendingFrame() {
 
-	const { header, codes, units } = pendingFrame;
+	const { header, codes, units, intrinsics, colour, picture } = pendingFrame;
 	pendingFrame = null;
 	const start = performance.now();
 	// A new size or profile (a source restarted behind a relay) makes the cloud reallocate itself.
-	cloud.update( header, codes, units );
+	cloud.update( header, codes, units, { intrinsics, colour: picture || null } );
+	colourToggle.setAvailable( colour !== null );
+	status.colourShown = cloud.showingColour;
+	status.intrinsics = intrinsics;
+	status.frameAgeMs = Date.now() - header.capture_time_us / 1000;
+	if ( cloud.showingColour ) status.colourFrames ++;
 	status.updateMs = performance.now() - start;
 	if ( fitPending && cloud.visibleCount > 0 ) {
 

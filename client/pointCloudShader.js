@@ -3,7 +3,8 @@
 // The vertex shader reads its pixel's sample from the depth texture (an integer texture holding the
 // decoder's values as they are), turns it into metres (through a lookup texture for raw disparity
 // and classic codes, by 1/1000 for millimetres), unprojects it through the intrinsics, and colours
-// it by depth. A pixel with no reading (0 mm after the lookup) is moved outside the clip volume with
+// it by depth, or by the frame's colour picture (sampled at the pixel's centre; the picture is
+// registered to the depth grid, FORMAT.md *Attachments*). A pixel with no reading (0 mm after the lookup) is moved outside the clip volume with
 // a zero size, so nothing is rasterized for it. Fog and colour space follow three.js's own chunks.
 
 const vertexShader = /* glsl */ `
@@ -22,6 +23,8 @@ uniform float colourNear; // m
 uniform float colourFar; // m
 uniform vec3 rampColours[ 4 ];
 uniform float rampStops[ 4 ];
+uniform sampler2D colourMap; // the frame's colour picture, top row first, when useColourMap
+uniform bool useColourMap;
 
 varying vec3 vColour;
 
@@ -61,7 +64,16 @@ void main() {
 	// A point of world size size·z at distance d covers size·z·scale/d pixels: the sensor's
 	// footprint of one frame pixel, whatever the viewing distance.
 	gl_PointSize = max( size * z * scale / max( - mvPosition.z, 1e-3 ), minSize );
-	vColour = ramp( clamp( ( z - colourNear ) / ( colourFar - colourNear ), 0.0, 1.0 ) );
+	if ( useColourMap ) {
+
+		vec2 frameSize = vec2( textureSize( depthMap, 0 ) );
+		vColour = textureLod( colourMap, ( position.xy + 0.5 ) / frameSize, 0.0 ).rgb;
+
+	} else {
+
+		vColour = ramp( clamp( ( z - colourNear ) / ( colourFar - colourNear ), 0.0, 1.0 ) );
+
+	}
 
 	#include <fog_vertex>
 

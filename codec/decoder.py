@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from depthcam.codec import classic, errors, fine, lossless
+from depthcam.codec.attachments import NO_ATTACHMENTS, detach
 from depthcam.codec.contextcoding import ContextStream
 from depthcam.codec.frame import DepthUnits
 from depthcam.codec.header import Profile, parse_header, profile_name
@@ -36,11 +37,23 @@ class DecodedFrame:
 
     ``codes`` holds what the profile carries: one-byte codes for classic (uint8, 255 = no
     reading), the source's own values for the lossless profiles and depth for fine (uint16, in
-    ``units``).
+    ``units``). ``attachments`` holds the frame's intrinsics and colour picture (FORMAT.md,
+    *Attachments*), each None when the frame has none.
     """
 
     header: object
     codes: np.ndarray
+    attachments: object = NO_ATTACHMENTS
+
+    @property
+    def colour(self):
+        """The frame's ColourPicture, or None."""
+        return self.attachments.colour
+
+    @property
+    def intrinsics(self):
+        """The frame's CameraIntrinsics (at its width x height), or None."""
+        return self.attachments.intrinsics
 
     @property
     def units(self):
@@ -79,16 +92,17 @@ class StreamDecoder:
     def decode(self, message):
         """Decode one wire frame (bytes-like) and return a DecodedFrame."""
         header, payload = parse_header(message)
+        attachments, payload = detach(header, payload)
         if header.profile is Profile.CLASSIC_CM:
-            return self._decode_context(header, payload)
+            return self._decode_context(header, payload, attachments)
         # FORMAT.md's order: the payload must decompress before stream rules are checked.
         decode_payload = PAYLOAD_DECODERS[header.profile](header, payload)
         self._check_follows(header)
         codes = decode_payload(self._codes)
         self._codes, self._sequence, self._profile = codes, header.sequence, header.profile
-        return DecodedFrame(header, codes)
+        return DecodedFrame(header, codes, attachments)
 
-    def _decode_context(self, header, payload):
+    def _decode_context(self, header, payload, attachments):
         """A classic-cm frame: its payload decodes only in step with the model (FORMAT.md)."""
         self._check_follows(header)
         if self._context is None or self._context.shape != (header.height, header.width):
@@ -102,7 +116,7 @@ class StreamDecoder:
             self._codes = self._sequence = self._profile = None
             raise
         self._codes, self._sequence, self._profile = codes, header.sequence, header.profile
-        return DecodedFrame(header, codes)
+        return DecodedFrame(header, codes, attachments)
 
     def _check_follows(self, header):
         """A delta must follow the frame decoded last; a keyframe may come at any time."""

@@ -43,9 +43,12 @@ class FrameFlags(enum.IntFlag):
     NONE = 0
     KEYFRAME = 1
     CATCHUP = 2
+    COLOUR = 4  # the payload holds a COLOUR block before the profile's payload (FORMAT.md)
+    INTRINSICS = 8  # ... and an INTRINSICS block before that
 
 
-_KNOWN_FLAG_BITS = int(FrameFlags.KEYFRAME | FrameFlags.CATCHUP)
+_KNOWN_FLAG_BITS = int(FrameFlags.KEYFRAME | FrameFlags.CATCHUP | FrameFlags.COLOUR
+                       | FrameFlags.INTRINSICS)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Writes the shared test vectors: wire frames with the decoded result each one must give.
 
-``python -m depthcam.codec.vectors [OUT_DIR]`` writes ``classic.json`` and ``lossless.json``
+``python -m depthcam.codec.vectors [OUT_DIR]`` writes ``classic.json``, ``lossless.json`` and ``colour.json``
 (default: ``tests/vectors/``). pytest and the JavaScript tests both read them, so the two decoders
 are held to the same bytes. The output is deterministic: rerunning it gives the same files.
 
@@ -128,7 +128,7 @@ def build_vectors():
         _stream("bad-version", "a version from the future", [_patched(keyframe, 4, "<B", 2)]),
         _stream("unknown-profile", "profile 99", [_patched(keyframe, 5, "<B", 99)]),
         _stream("bad-flags", "CATCHUP without KEYFRAME, then an unknown bit",
-                [_patched(keyframe, 6, "<B", 2), _patched(keyframe, 6, "<B", 5)]),
+                [_patched(keyframe, 6, "<B", 2), _patched(keyframe, 6, "<B", 0x81)]),
         _stream("oversized", "payload_length over 4 MiB, then 6400 x 120 pixels",
                 [_patched(keyframe, 36, "<I", 4 * 1024 * 1024 + 1), _patched(keyframe, 20, "<H", 6400)]),
         _stream("length-mismatch", "a byte too many", [keyframe + b"\0"]),
@@ -350,11 +350,14 @@ def _classic_delta():
 
 
 def write_vectors(out_dir=DEFAULT_OUT_DIR):
-    """Write ``classic.json`` and ``lossless.json`` into ``out_dir``; return their paths."""
+    """Write ``classic.json``, ``lossless.json`` and ``colour.json`` into ``out_dir``; return their paths."""
+    from depthcam.codec.colourvectors import build_colour_vectors  # it builds on this module
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, vectors in (("classic.json", build_vectors()), ("lossless.json", build_lossless_vectors())):
+    for name, vectors in (("classic.json", build_vectors()), ("lossless.json", build_lossless_vectors()),
+                          ("colour.json", build_colour_vectors())):
         path = out_dir / name
         path.write_text(json.dumps(vectors, indent=1) + "\n")
         paths.append(path)

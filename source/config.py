@@ -44,6 +44,11 @@ class SourceConfig:
     profile: str = "classic"
     error_mm: float | None = None  # fine profile's bound; None: FineEncoder.ERROR_MM
     wire: Wire = Wire.CLASSIC
+    # The colour picture sent with each frame of a camera that has one: "jpeg", "webp" or "off";
+    # its quality (1-100) and its size as a multiple of the profile's depth grid.
+    colour: str = "jpeg"
+    colour_quality: int = 75
+    colour_scale: int = 1
     device: DeviceSpec = DeviceSpec("scene")
     scene_seed: int = 0
     client_dir: Path = find_client_dir()
@@ -52,6 +57,9 @@ class SourceConfig:
     loop: bool = False
     depth_scale: float | None = None  # PNG units per metre; None: 1000, or 5000 for TUM folders
     tilt_deg: float | None = None
+    # kinect with colour: "registered" (libfreenect's DEPTH_REGISTERED, mm) or "raw" (11-bit,
+    # beside an unregistered picture; for a fakenect that cannot register).
+    kinect_depth: str = "registered"
     retry: bool = False
     # Push mode: the relay's ws://HOST:PORT/source/NAME, and where the publish token is (None:
     # $DEPTHCAM_RELAY_TOKEN). The token itself is read when pushing starts, never kept here.

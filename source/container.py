@@ -6,9 +6,14 @@ an open binary file; ``RecordingReader`` indexes a file and reads its frames bac
 
 Every record is written whole with one ``write`` and carries its own length and CRC-32s, so a file
 cut short by a crash reads up to its last whole frame, and a damaged one is refused by frame.
+
+A recording whose first frame has colour or intrinsics is written as version 2 (each frame's
+picture after its depth, the intrinsics in the file header); one without either as version 1,
+byte for byte what earlier programs wrote and read. The reader reads both.
 """
 
 import enum
+import io
 import struct
 import zlib
 from pathlib import Path
@@ -16,14 +21,23 @@ from pathlib import Path
 import numpy as np
 
 from depthcam.codec.frame import SENSOR_SHAPE, DepthUnits
+from depthcam.codec.intrinsics import INTRINSICS_STRUCT, CameraIntrinsics
 from depthcam.source.recordings import RecordingError
 
 MAGIC = b"DCAMREC\n"
-VERSION = 1
-# magic, version, header size, width, height, units, compression, reserved, started_us
+VERSION = 2  # the newest this module reads and writes
+DEPTH_ONLY_VERSION = 1  # what a recording without colour or intrinsics is written as
+# magic, version, header size, width, height, units, compression, flags (v1: reserved), started_us
 FILE_HEADER = struct.Struct("<8sHHHHBBHQ")
 FILE_HEADER_CRC = struct.Struct("<I")
 FILE_HEADER_SIZE = FILE_HEADER.size + FILE_HEADER_CRC.size
+# Version 2: the intrinsics (at 640 x 480) between the fields above and the CRC.
+FILE_HEADER_V2_SIZE = FILE_HEADER.size + INTRINSICS_STRUCT.size + FILE_HEADER_CRC.size
+# Version 2, a frame record's payload with colour: the depth's length, the depth, the picture.
+DEPTH_LENGTH = struct.Struct("<I")
+# Colour is kept as JPEG at this quality: 60-90 KB a 640 x 480 picture (a sixth of raw RGB), and
+# far finer than what is streamed (RECORDING.md).
+COLOUR_JPEG_QUALITY = 95
 # marker, frame index, capture time (us), payload length, payload CRC-32
 FRAME_HEADER = struct.Struct("<4sIQII")
 FRAME_HEADER_CRC = struct.Struct("<I")
@@ -56,6 +70,14 @@ class Compression(enum.IntEnum):
     ZSTD = 1
 
 
+class RecordingFlags(enum.IntFlag):
+    """The ``flags`` field of a version 2 file header."""
+
+    NONE = 0
+    COLOUR = 1  # each frame record carries a colour picture after its depth
+    INTRINSICS = 2  # the file header holds the camera's intrinsics
+
+
 class BadRecordingError(RecordingError):
     """A recording file that is not one, is too new, or has a damaged frame; names both."""
 
@@ -82,15 +104,36 @@ class RecordingWriter:
         self.units = None
         self.frames = 0
         self.bytes_written = 0
+        self.flags = RecordingFlags.NONE
         self._compressor = zstandard.ZstdCompressor(level=level)
 
     def _write_header(self, frame):
         rows, columns = frame.depth.shape
-        header = FILE_HEADER.pack(MAGIC, VERSION, FILE_HEADER_SIZE, columns, rows,
-                                  UNITS_CODES[frame.units], Compression.ZSTD, 0,
-                                  _to_us(frame.captured_at))
         self.units = frame.units
+        if frame.colour is not None:
+            self.flags |= RecordingFlags.COLOUR
+        if frame.intrinsics is not None:
+            self.flags |= RecordingFlags.INTRINSICS
+        if not self.flags:
+            header = FILE_HEADER.pack(MAGIC, DEPTH_ONLY_VERSION, FILE_HEADER_SIZE, columns, rows,
+                                      UNITS_CODES[frame.units], Compression.ZSTD, 0,
+                                      _to_us(frame.captured_at))
+            return header + FILE_HEADER_CRC.pack(_crc(header))
+        lens = frame.intrinsics or CameraIntrinsics(0.0, 0.0, 0.0, 0.0)
+        header = FILE_HEADER.pack(MAGIC, VERSION, FILE_HEADER_V2_SIZE, columns, rows,
+                                  UNITS_CODES[frame.units], Compression.ZSTD, int(self.flags),
+                                  _to_us(frame.captured_at)) + lens.pack()
         return header + FILE_HEADER_CRC.pack(_crc(header))
+
+    def _colour_bytes(self, frame):
+        """The frame's picture as JPEG (empty for a frame without one)."""
+        if frame.colour is None:
+            return b""
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.fromarray(frame.colour).save(out, "JPEG", quality=COLOUR_JPEG_QUALITY)
+        return out.getvalue()
 
     def encode_frame(self, frame):
         """The bytes of ``frame``'s record (and of the file header before the first one)."""
@@ -100,6 +143,8 @@ class RecordingWriter:
         elif frame.units is not self.units:
             raise ValueError(f"a recording holds one kind of units: {self.units} then {frame.units}")
         payload = self._compressor.compress(frame.depth.astype("<u2", copy=False).tobytes())
+        if self.flags & RecordingFlags.COLOUR:
+            payload = DEPTH_LENGTH.pack(len(payload)) + payload + self._colour_bytes(frame)
         header = FRAME_HEADER.pack(FRAME_MARKER, self.frames, _to_us(frame.captured_at),
                                    len(payload), _crc(payload))
         self.frames += 1
@@ -148,14 +193,32 @@ class RecordingReader:
             raise self._fail("not a depthcam recording (wrong magic)")
         if len(data) < FILE_HEADER_SIZE:
             raise self._fail("cut short inside its header")
-        (_, version, header_size, width, height, units, compression, _,
+        (_, version, header_size, width, height, units, compression, flags,
          started_us) = FILE_HEADER.unpack_from(data)
         if version > VERSION:
             raise self._fail(f"recording format version {version}, newer than this program's "
                              f"{VERSION} (update depthcam)")
-        (crc,) = FILE_HEADER_CRC.unpack_from(data, FILE_HEADER.size)
-        if crc != _crc(data[:FILE_HEADER.size]) or header_size != FILE_HEADER_SIZE:
+        expected_size = FILE_HEADER_SIZE if version == DEPTH_ONLY_VERSION else FILE_HEADER_V2_SIZE
+        if version > DEPTH_ONLY_VERSION:
+            data += self._file.read(FILE_HEADER_V2_SIZE - FILE_HEADER_SIZE)
+            if len(data) < FILE_HEADER_V2_SIZE:
+                raise self._fail("cut short inside its header")
+        crc_offset = expected_size - FILE_HEADER_CRC.size
+        (crc,) = FILE_HEADER_CRC.unpack_from(data, crc_offset)
+        if (crc != _crc(data[:crc_offset]) or header_size != expected_size
+                or (version == DEPTH_ONLY_VERSION and flags)):
             raise self._fail("damaged file header (checksum mismatch)")
+        try:
+            self.flags = RecordingFlags(flags)
+        except ValueError as exc:
+            raise self._fail(f"unknown flags 0x{flags:04x}") from exc
+        self.intrinsics = None
+        if self.flags & RecordingFlags.INTRINSICS:
+            fx, fy, cx, cy = INTRINSICS_STRUCT.unpack_from(data, FILE_HEADER.size)
+            if not (fx > 0 and fy > 0):
+                raise self._fail("damaged file header (intrinsics)")
+            self.intrinsics = CameraIntrinsics(fx, fy, cx, cy)
+        self.header_size = expected_size
         if (height, width) != SENSOR_SHAPE:
             raise self._fail(f"{width}x{height} frames; only 640x480 are supported")
         try:
@@ -171,7 +234,7 @@ class RecordingReader:
         self._offsets, self._lengths, self._crcs, self.times_s = [], [], [], []
         self.truncated_at = None
         size = self.path.stat().st_size
-        offset = FILE_HEADER_SIZE
+        offset = self.header_size
         while offset < size:
             index = len(self._offsets)
             self._file.seek(offset)
@@ -208,6 +271,35 @@ class RecordingReader:
             raise self._fail("damaged (checksum mismatch)", index)
         return payload
 
+    def _split(self, index):
+        """Frame ``index``'s (depth zstd frame, picture bytes) as stored."""
+        payload = self.read_payload(index)
+        if not self.flags & RecordingFlags.COLOUR:
+            return payload, b""
+        if len(payload) < DEPTH_LENGTH.size:
+            raise self._fail("damaged (no depth length)", index)
+        (length,) = DEPTH_LENGTH.unpack_from(payload)
+        if length > len(payload) - DEPTH_LENGTH.size:
+            raise self._fail("damaged (depth length past the payload)", index)
+        end = DEPTH_LENGTH.size + length
+        return payload[DEPTH_LENGTH.size:end], payload[end:]
+
+    def read_colour(self, index):
+        """The colour picture (480 x 640 x 3 RGB) of frame ``index``, or None (no colour)."""
+        picture = self._split(index)[1]
+        if not picture:
+            return None
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(picture)) as image:
+                rgb = np.asarray(image.convert("RGB"))
+        except OSError as exc:
+            raise self._fail(f"colour picture does not decode ({exc})", index) from exc
+        if rgb.shape[:2] != self.shape:
+            raise self._fail(f"colour picture of {rgb.shape[1]}x{rgb.shape[0]}", index)
+        return rgb
+
     def read(self, index):
         """The depth array (480 x 640 uint16) of frame ``index``."""
         import zstandard
@@ -215,7 +307,7 @@ class RecordingReader:
         rows, columns = self.shape
         expected = rows * columns * 2
         try:
-            pixels = self._decompressor.decompress(self.read_payload(index), max_output_size=expected)
+            pixels = self._decompressor.decompress(self._split(index)[0], max_output_size=expected)
         except zstandard.ZstdError as exc:
             raise self._fail(f"does not decompress ({exc})", index) from exc
         if len(pixels) != expected:

@@ -10,11 +10,13 @@ def open_scene(spec, config, clock):
 
 
 def open_kinect(spec, config, clock):
-    """A Kinect v1 through freenect; ARGUMENT is its index (default 0)."""
+    """A Kinect v1 through freenect; ARGUMENT is its index (default 0). With ``--colour`` on, its
+    colour camera too, and depth registered to it (unless ``--kinect-depth raw``)."""
     from depthcam.source.kinect import KinectSource
 
     index = int(spec.argument) if spec.argument is not None else 0
-    return KinectSource(index, config.tilt_deg, config.retry, reactor=clock)
+    return KinectSource(index, config.tilt_deg, config.retry, reactor=clock,
+                        colour=config.colour != "off", registered=config.kinect_depth != "raw")
 
 
 def open_file(spec, config, clock):
@@ -38,17 +40,32 @@ def open_png(spec, config, clock):
     return open_png_player(spec.argument, config.loop, config.depth_scale, clock)
 
 
+def open_realsense(spec, config, clock):
+    """An Intel RealSense through its SDK; ARGUMENT is its serial number (default: the first)."""
+    from depthcam.source.realsense import RealSenseSource
+
+    return RealSenseSource(serial=spec.argument)
+
+
+def open_rsfile(spec, config, clock):
+    """A RealSense recording (.db3 or .bag) played through the SDK; ARGUMENT is its path."""
+    from depthcam.source.realsense import RealSenseSource
+
+    return RealSenseSource(path=spec.argument, loop=config.loop)
+
+
 # Device kinds: name → opener(spec, config, clock) → FrameSource. An opener imports what its
 # device needs itself, so a missing driver only matters to whoever asks for that device. An
 # opener raises ``SourceUnavailable`` (one line: what is wrong, how to fix it) if it cannot open.
 DEVICES = {
     "scene": open_scene, "kinect": open_kinect, "file": open_file, "fakenect": open_fakenect,
-    "png": open_png,
+    "png": open_png, "realsense": open_realsense, "rsfile": open_rsfile,
 }
-DEVICES_TAKING_ARGUMENTS = frozenset({"kinect", "file", "fakenect", "png"})
+DEVICES_TAKING_ARGUMENTS = frozenset({"kinect", "file", "fakenect", "png", "realsense", "rsfile"})
 # These cannot do without their ARGUMENT.
-DEVICES_NEEDING_ARGUMENTS = frozenset({"file", "fakenect", "png"})
-DEVICE_SYNTAX = "scene, kinect[:INDEX], file:PATH (a depthcam-record file), fakenect:DIR, png:DIR"
+DEVICES_NEEDING_ARGUMENTS = frozenset({"file", "fakenect", "png", "rsfile"})
+DEVICE_SYNTAX = ("scene, kinect[:INDEX], file:PATH (a depthcam-record file), fakenect:DIR, png:DIR, "
+                 "realsense[:SERIAL], rsfile:PATH (a RealSense recording)")
 
 
 def open_device(config, reactor):

@@ -73,4 +73,4 @@ class DiscontinuousFrame(DepthFrame):
 
     @classmethod
     def from_frame(cls, frame):
-        return cls(frame.depth, frame.units, frame.captured_at)
+        return cls(frame.depth, frame.units, frame.captured_at, frame.colour, frame.intrinsics)

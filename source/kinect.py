@@ -1,4 +1,4 @@
-"""KinectSource: a Kinect v1's depth stream through libfreenect's Python bindings.
+"""KinectSource: a Kinect v1's depth (and colour) stream through libfreenect's Python bindings.
 
 This is the only module that imports ``freenect`` (PyPI ``freenect``, built against
 libfreenect; the ``kinect`` extra), and only when a KinectSource is made, so nothing else needs it.
@@ -15,6 +15,14 @@ Failures are one line each (``SourceUnavailable``), never a traceback: the bindi
 missing, no device at the index (the bindings print to stdout and return None; we silence that
 while opening), the device gone while running (a read returns None, or no frame comes for
 ``READ_TIMEOUT_S``). With ``retry`` the source keeps trying instead, every ``RETRY_INTERVAL_S``.
+
+Colour: with ``colour`` the reader takes a picture (``sync_get_video``, RGB) before each depth
+frame, and asks for the depth as ``DEPTH_REGISTERED``: millimetres that libfreenect has moved onto
+the colour camera's pixels (with the device's factory registration tables), so a pixel of depth
+and of colour see the same point; the frames carry the colour camera's intrinsics. Debian's
+libfreenect 0.5 cannot register in its fakenect stand-in (it knows only 11-bit depth), so
+``registered=False`` keeps the raw 11-bit depth beside the picture, unregistered: the picture is
+then off by the 2.5 cm between the two cameras, and no intrinsics are sent.
 """
 
 import contextlib
@@ -28,6 +36,7 @@ from twisted.logger import Logger
 from twisted.python import runtime
 
 from depthcam.codec.frame import DepthFrame, DepthUnits
+from depthcam.codec.intrinsics import CameraIntrinsics
 from depthcam.source.frames import FrameSource, SourceUnavailable
 
 KINECT_FPS = 30.0
@@ -51,6 +60,9 @@ NO_DEVICE = (
     "`lsusb` lists 'Xbox NUI Camera', and that you may use it (INSTALL.md, udev rule)"
 )
 DEVICE_LOST = "the Kinect at index {index} stopped sending frames ({why}): is it still plugged in?"
+# The Kinect v1 colour camera at 640 x 480 (the usual published calibration, as TUM RGB-D uses),
+# the camera DEPTH_REGISTERED depth is moved onto.
+KINECT_COLOUR_INTRINSICS = CameraIntrinsics(525.0, 525.0, 319.5, 239.5)
 
 log = Logger(namespace="depthcam.source.kinect")
 
@@ -91,24 +103,32 @@ def c_output_silenced():
 
 
 class KinectSource(FrameSource):
-    """Raw 11-bit disparity frames (640 x 480, 30 Hz) from the Kinect at ``index``.
+    """Depth frames (640 x 480, 30 Hz) from the Kinect at ``index``, with colour if ``colour``.
 
-    Opening checks the device at once (``SourceUnavailable`` if it is not there, unless
-    ``retry``); ``tilt_deg`` moves the motor first. ``reactor`` receives the frames.
+    Raw 11-bit disparity without colour; with it, registered millimetres (or raw disparity beside
+    an unregistered picture when not ``registered``; see the module's docstring). Opening checks
+    the device at once (``SourceUnavailable`` if it is not there, unless ``retry``); ``tilt_deg``
+    moves the motor first. ``reactor`` receives the frames.
     """
 
-    units = DepthUnits.RAW_DISPARITY
     nominal_fps = KINECT_FPS
     READ_TIMEOUT_S = READ_TIMEOUT_S
     RETRY_INTERVAL_S = RETRY_INTERVAL_S
 
-    def __init__(self, index=0, tilt_deg=None, retry=False, reactor=None, freenect=None):
+    def __init__(self, index=0, tilt_deg=None, retry=False, reactor=None, freenect=None,
+                 colour=False, registered=True):
         if reactor is None:
             from twisted.internet import reactor
         self.index = index
         self.retry = retry
+        self.colour = colour
         self._reactor = reactor
         self._freenect = freenect if freenect is not None else import_freenect()
+        self._registered = colour and registered
+        self.units = DepthUnits.MILLIMETRES if self._registered else DepthUnits.RAW_DISPARITY
+        self.intrinsics = KINECT_COLOUR_INTRINSICS if self._registered else None
+        self._depth_format = (self._freenect.DEPTH_REGISTERED if self._registered
+                              else self._freenect.DEPTH_11BIT)
         self._latest = None  # the newest frame not handed out yet
         self._waiting = None  # next_frame's Deferred while no frame is ready
         self._failure = None  # a SourceUnavailable for the next next_frame
@@ -137,12 +157,28 @@ class KinectSource(FrameSource):
             freenect.set_tilt_degs(device, max(MIN_TILT_DEG, min(MAX_TILT_DEG, tilt_deg)))
             freenect.close_device(device)
             freenect.shutdown(context)
-        return freenect.sync_get_depth(self.index, freenect.DEPTH_11BIT) is not None
+        return self._read() is not None
+
+    def _read(self):
+        """One (depth, colour or None) pair of copies, or None when the device gave nothing.
+
+        The bindings' arrays wrap libfreenect's buffers, which the next frame overwrites.
+        """
+        colour = None
+        if self.colour:
+            video = self._freenect.sync_get_video(self.index, self._freenect.VIDEO_RGB)
+            if video is None:
+                return None
+            colour = np.array(video[0], dtype=np.uint8, copy=True)
+        result = self._freenect.sync_get_depth(self.index, self._depth_format)
+        if result is None:
+            return None
+        return np.array(result[0], dtype=np.uint16, copy=True), colour
 
     def _read_frames(self):
         """The reader thread: read, copy, hand to the reactor; until closed or the device is gone."""
         while not self._closing.is_set():
-            result = self._freenect.sync_get_depth(self.index, self._freenect.DEPTH_11BIT)
+            result = self._read()
             if self._closing.is_set():
                 return
             if result is None:
@@ -152,12 +188,11 @@ class KinectSource(FrameSource):
                 self._freenect.sync_stop()  # so the next read opens the device afresh
                 self._closing.wait(self.RETRY_INTERVAL_S)
                 continue
-            # The bindings' array wraps libfreenect's buffer, which the next frame overwrites.
-            depth = np.array(result[0], dtype=np.uint16, copy=True)
-            self._reactor.callFromThread(self._arrived, depth, runtime.seconds())
+            depth, colour = result
+            self._reactor.callFromThread(self._arrived, depth, colour, runtime.seconds())
 
-    def _arrived(self, depth, captured_at):
-        frame = DepthFrame(depth, self.units, captured_at)
+    def _arrived(self, depth, colour, captured_at):
+        frame = DepthFrame(depth, self.units, captured_at, colour, self.intrinsics)
         if self._waiting is not None:
             waiting, self._waiting = self._waiting, None
             waiting.callback(frame)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from twisted.logger import Logger
 
-from depthcam.source.container import RecordingReader, RecordingWriter
+from depthcam.source.container import RecordingFlags, RecordingReader, RecordingWriter
 from depthcam.source.frames import SourceEnded
 from depthcam.source.recording import RecordingPlayer
 from depthcam.source.recordings import RecordingError
@@ -36,8 +36,9 @@ class RecordingSink:
     would only skip the frame and try the next.
     """
 
-    def __init__(self, file, clock, progress=None, write_failed=None):
+    def __init__(self, file, clock, progress=None, write_failed=None, colour=True):
         self.writer = RecordingWriter(file)
+        self.colour = colour
         self.write_failed = write_failed
         self._clock = clock
         self._progress = progress
@@ -55,6 +56,8 @@ class RecordingSink:
 
     def encode_with_header(self, frame):
         """Write ``frame`` to the file; the pump's ``(header, message)`` is ``(None, b"")``."""
+        if not self.colour and frame.colour is not None:
+            frame = replace(frame, colour=None)
         try:
             self.writer.write_frame(frame)
         except OSError as exc:
@@ -97,7 +100,8 @@ def describe(path):
         raw_bytes = frames * reader.shape[0] * reader.shape[1] * 2
         lines = [
             f"{path}: depthcam recording, format version {reader.version}",
-            f"  frames:   {frames} of {reader.shape[1]} x {reader.shape[0]}, {reader.units.value}",
+            f"  frames:   {frames} of {reader.shape[1]} x {reader.shape[0]}, {reader.units.value}"
+            f"{', with colour' if reader.flags & RecordingFlags.COLOUR else ''}",
             f"  duration: {duration:.2f} s ({fps:.1f} frames/s)",
             f"  size:     {size / BYTES_PER_MB:.1f} MB ({raw_bytes / max(size, 1):.1f}x smaller "
             f"than raw; {per_hour:.0f} MB an hour)",
@@ -136,6 +140,14 @@ def build_parser():
                         metavar="DEGREES", help="kinect: tilt to this angle first, degrees (default: leave it)")
     parser.add_argument("--retry", action="store_true", default=SourceConfig.retry,
                         help="kinect: keep trying while the device is missing (default: exit)")
+    parser.add_argument("--colour", choices=["on", "off"], default="on",
+                        help="keep the colour pictures of a device that has them (kinect, png: "
+                             "folders with colour, rsfile:, realsense), as JPEG q95 beside the "
+                             "lossless depth (default: %(default)s)")
+    parser.add_argument("--kinect-depth", choices=["registered", "raw"],
+                        default=SourceConfig.kinect_depth,
+                        help="kinect with --colour on: depth registered to the colour camera (mm), "
+                             "or raw 11-bit beside an unregistered picture (default: %(default)s)")
     parser.add_argument("--info", type=Path, metavar="FILE", default=None,
                         help="print a summary of recording FILE and check its checksums "
                              "(default: record instead)")
@@ -163,7 +175,8 @@ def main(argv=None):
     if args.out is None:
         parser.error("--out FILE is required (or --info FILE)")
     config = replace(SourceConfig(), device=args.device, fps=args.fps, depth_scale=args.depth_scale,
-                     tilt_deg=args.tilt_deg, retry=args.retry)
+                     tilt_deg=args.tilt_deg, retry=args.retry, kinect_depth=args.kinect_depth,
+                     colour="jpeg" if args.colour == "on" else "off")
     if args.out.exists() and not args.force:  # said before a device is opened, and checked again
         print(f"depthcam-record: {args.out} exists (--force overwrites it)", file=sys.stderr)
         return 1
@@ -209,7 +222,7 @@ def _run(config, source, file, out, seconds, reactor):
             pump.stop()
             reactor.callLater(0, reactor.stop)
 
-    sink = RecordingSink(file, reactor, progress, write_failed)
+    sink = RecordingSink(file, reactor, progress, write_failed, colour=config.colour != "off")
     pump = FramePump(source, sink, [sink], fps=config.fps, clock=reactor)
 
     def ended(failure):

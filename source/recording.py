@@ -84,15 +84,23 @@ class RecordingPlayer(FrameSource):
                 self._next += 1
         index, seam = self._next, self._seam
         self._next, self._seam = index + 1, False
-        reading = self._run_blocking(self.recording.read, index)
+        reading = self._run_blocking(self._read, index)
         reading.addCallback(self._hand_out, self._due_s(index), seam)
         reading.addErrback(self._unreadable)
         return reading
 
-    def _hand_out(self, depth, due_s, seam):
+    def _read(self, index):
+        """Frame ``index``'s depth and colour (None without), read from disk (off the reactor)."""
+        read_colour = getattr(self.recording, "read_colour", None)
+        return self.recording.read(index), None if read_colour is None else read_colour(index)
+
+    def _hand_out(self, pictures, due_s, seam):
+        depth, colour = pictures
         wait_s = max(0.0, due_s - self._clock.seconds())
         kind = DiscontinuousFrame if seam else DepthFrame
-        return task.deferLater(self._clock, wait_s, lambda: kind(depth, self.units, self._clock.seconds()))
+        intrinsics = getattr(self.recording, "intrinsics", None)
+        return task.deferLater(self._clock, wait_s, lambda: kind(
+            depth, self.units, self._clock.seconds(), colour, intrinsics))
 
     def _unreadable(self, failure):
         failure.trap(RecordingError)

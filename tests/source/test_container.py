@@ -9,6 +9,7 @@ import pytest
 
 from depthcam.codec.frame import SENSOR_SHAPE, DepthFrame, DepthUnits
 from depthcam.source.container import (
+    DEPTH_ONLY_VERSION,
     FILE_HEADER,
     FILE_HEADER_SIZE,
     FRAME_HEADER_SIZE,
@@ -53,7 +54,7 @@ def test_frames_come_back_bit_for_bit_with_their_times(tmp_path, units):
     frames = make_frames(units=units)
     write(tmp_path / "a.dcrec", frames)
     reader, depths = read_all(tmp_path / "a.dcrec")
-    assert reader.units is units and reader.version == VERSION
+    assert reader.units is units and reader.version == DEPTH_ONLY_VERSION
     for frame, depth, time_s in zip(frames, depths, reader.times_s, strict=True):
         assert np.array_equal(frame.depth, depth) and depth.dtype == np.uint16
         assert time_s == pytest.approx(frame.captured_at, abs=1e-6)
@@ -159,3 +160,67 @@ def test_one_recording_holds_one_kind_of_units():
     writer.write_frame(make_frames(1)[0])
     with pytest.raises(ValueError):
         writer.write_frame(make_frames(1, DepthUnits.MILLIMETRES)[0])
+
+
+def coloured_frames(count=3):
+    """Frames with a colour picture (a ramp and a block that moves) and the 7-Scenes intrinsics."""
+    from depthcam.codec.intrinsics import CameraIntrinsics
+
+    frames = []
+    for index, frame in enumerate(make_frames(count)):
+        colour = np.zeros((*SENSOR_SHAPE, 3), np.uint8)
+        colour[..., 0] = np.arange(640, dtype=np.uint16) * 255 // 639
+        colour[100:200, 50 + 40 * index:150 + 40 * index] = (20, 200, 60)
+        frames.append(DepthFrame(frame.depth, frame.units, frame.captured_at, colour,
+                                 CameraIntrinsics(585.0, 585.0, 320.0, 240.0)))
+    return frames
+
+
+def test_colour_recordings_are_version_2_and_give_their_pictures_back(tmp_path):
+    """A recording with colour and intrinsics is version 2; its depth comes back bit for bit, its
+    pictures within JPEG q95's error, its intrinsics exactly."""
+    frames = coloured_frames()
+    write(tmp_path / "c.dcrec", frames)
+    reader = RecordingReader(tmp_path / "c.dcrec")
+    try:
+        assert reader.version == VERSION == 2
+        assert (reader.intrinsics.fx, reader.intrinsics.cx) == (585.0, 320.0)
+        for index, frame in enumerate(frames):
+            assert np.array_equal(reader.read(index), frame.depth)
+            colour = reader.read_colour(index)
+            assert np.abs(colour.astype(int) - frame.colour.astype(int)).mean() < 2
+        reader.verify()
+    finally:
+        reader.close()
+
+
+def test_a_version_1_file_still_plays_and_has_no_colour(tmp_path):
+    """A depth-only file is version 1, byte for byte the old layout, and reads without colour."""
+    data = write(tmp_path / "d.dcrec", make_frames(2))
+    assert struct.unpack_from("<H", data, 8)[0] == DEPTH_ONLY_VERSION
+    reader = RecordingReader(tmp_path / "d.dcrec")
+    try:
+        assert reader.intrinsics is None and reader.read_colour(1) is None
+    finally:
+        reader.close()
+
+
+def test_damaged_colour_record_is_refused_by_frame(tmp_path):
+    """A colour record whose depth length runs past its payload is refused naming the frame."""
+    data = bytearray(write(tmp_path / "c.dcrec", coloured_frames(2)))
+    reader = RecordingReader(tmp_path / "c.dcrec")
+    offset = reader._offsets[1]
+    reader.close()
+    struct.pack_into("<I", data, offset, 1 << 30)
+    # Keep the record's CRC right, so the length check, not the checksum, refuses it.
+    length = reader._lengths[1]
+    struct.pack_into("<I", data, offset - 8, zlib.crc32(bytes(data[offset:offset + length])))
+    header = bytes(data[offset - 28:offset - 4])
+    struct.pack_into("<I", data, offset - 4, zlib.crc32(header))
+    (tmp_path / "bad.dcrec").write_bytes(bytes(data))
+    reader = RecordingReader(tmp_path / "bad.dcrec")
+    try:
+        with pytest.raises(BadRecordingError, match="frame 1: damaged"):
+            reader.read(1)
+    finally:
+        reader.close()

@@ -79,7 +79,7 @@ async def test_kinect_frames_arrive_unchanged(fakenect, tmp_path):
     """Frames read through --device kinect (and --tilt) are the dump's frames, bit for bit, in order."""
     originals = fakenect_dump(tmp_path / "dump", 120)  # 4 s of dump for about 1 s of reading
     out = tmp_path / "kinect.dcrec"
-    run = run_module(RECORD, "--device", "kinect:0", "--tilt", "5", "--out", out,
+    run = run_module(RECORD, "--device", "kinect:0", "--tilt", "5", "--colour", "off", "--out", out,
                      "--seconds", "1", env=fakenect(tmp_path / "dump"))
     assert await within(run.ended, 60) == 0, run.stdout + run.stderr
     reader = RecordingReader(out)

@@ -121,7 +121,7 @@ def test_bad_command_lines_exit_with_a_usage_error(capsys):
 
 def test_wire_picks_the_encoder():
     """--wire classic makes a ClassicEncoder with the config's range, legacy a LegacyEncoder."""
-    classic = make_encoder(SourceConfig(near_mm=400, far_mm=6000, fps=10))
+    classic = make_encoder(SourceConfig(near_mm=400, far_mm=6000, fps=10)).depth_encoder
     assert isinstance(classic, ClassicEncoder)
     assert (classic.quantizer.near_mm, classic.quantizer.far_mm) == (400, 6000)
     assert classic.keyframe_interval == 20
@@ -236,3 +236,22 @@ async def test_taken_port_is_one_line_error_without_traceback():
     lines = run.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "cannot listen" in lines[0], run.stderr
     assert b"Traceback" not in run.stdout + run.stderr
+
+
+def test_colour_flags_pick_the_picture_coder():
+    """--colour, --colour-quality and --colour-scale reach the encoder; off codes no pictures."""
+    config = parse_config(["--colour", "webp", "--colour-quality", "60", "--colour-scale", "2"])
+    encoder = make_encoder(config)
+    assert (encoder.coder.coding.name, encoder.coder.quality, encoder.scale) == ("WEBP", 60, 2)
+    assert make_encoder(parse_config(["--colour", "off"])).coder is None
+    assert make_encoder(parse_config([])).coder.coding.name == "JPEG"
+
+
+@pytest.mark.parametrize("argv", [["--colour", "png"], ["--colour-quality", "0"],
+                                  ["--colour-quality", "101"], ["--colour-scale", "3"],
+                                  ["--profile", "lossless", "--colour-scale", "2"]])
+def test_bad_colour_flags_are_refused(argv, capsys):
+    """A colour flag outside its range exits 2 with argparse's error line."""
+    with pytest.raises(SystemExit) as exited:
+        parse_config(argv)
+    assert exited.value.code == 2 and "error:" in capsys.readouterr().err
