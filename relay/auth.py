@@ -19,7 +19,7 @@ browser can send any Origin anyway. That policy lives in ``depthcam.broadcast.or
 import hmac
 
 # The Origin rule is the broadcast core's, shared with direct mode (its own rule is stricter).
-from depthcam.broadcast.origins import OriginPolicy, OriginRefused, normalize_origin  # noqa: F401
+from depthcam.broadcast.origins import OriginPolicy, OriginRefused  # noqa: F401
 
 
 class AuthError(Exception):
@@ -47,47 +47,3 @@ class BearerTokenCheck:
             raise AuthError(401, "publishing needs an Authorization: Bearer token")
         if not hmac.compare_digest(given.encode("utf-8", "replace"), self._token):
             raise AuthError(403, "wrong publish token")
-
-
-class AuthError(Exception):
-    """A source's handshake carries no valid token; ``http_status`` is 401 or 403."""
-
-    def __init__(self, http_status, reason):
-        super().__init__(reason)
-        self.http_status = http_status
-        self.reason = reason
-
-
-class BearerTokenCheck:
-    """Checks a handshake's ``Authorization`` header against the one publish token."""
-
-    SCHEME = "bearer"
-
-    def __init__(self, token):
-        self._token = token.encode("ascii")
-
-    def check(self, authorization):
-        """Return if ``authorization`` (the header's value, or None) carries the token; else raise AuthError."""
-        scheme, _, given = (authorization or "").strip().partition(" ")
-        given = given.strip()
-        if scheme.lower() != self.SCHEME or not given:
-            raise AuthError(401, "publishing needs an Authorization: Bearer token")
-        if not hmac.compare_digest(given.encode("utf-8", "replace"), self._token):
-            raise AuthError(403, "wrong publish token")
-
-
-def normalize_origin(origin):
-    """``scheme://host[:port]`` in lower case, without a default port; ``null`` stays ``null``."""
-    origin = origin.strip().lower()
-    if origin == "null":
-        return origin
-    try:
-        parts = urlsplit(origin)
-        port = parts.port
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.hostname:
-        return None
-    if port is None or port == DEFAULT_PORTS.get(parts.scheme):
-        return f"{parts.scheme}://{parts.hostname}"
-    return f"{parts.scheme}://{parts.hostname}:{port}"
