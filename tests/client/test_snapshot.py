@@ -13,8 +13,6 @@ from tests.client.test_browser import browser, start_source, stop, wait_for_fram
 from tests.client.test_viewer_framing import DESKTOP, background_rgb, open_page
 from tests.client.test_viewer_status import keep_screenshot
 
-# The viewer's Kinect v1 depth intrinsics at 640 x 480 (client/PointCloud.js), px.
-FX, FY, CX, CY = 594.2, 591.0, 319.5, 239.5
 WAIT_MS = 60000
 PLY_TYPES = {"float": "<f4", "uchar": "u1", "int": "<i4", "uint": "<u4", "double": "<f8"}
 
@@ -88,8 +86,11 @@ def test_s_saves_the_frame_as_ply_and_png_matching_the_recording(browser):  # no
         assert matches, "no recording frame has these depths"
         depth = matches[0].depth
         rows, columns = np.nonzero(depth > 0)
-        np.testing.assert_allclose(vertices["x"], (columns - CX) * depth_m / FX, atol=1e-5)
-        np.testing.assert_allclose(vertices["y"], -(rows - CY) * depth_m / FY, atol=1e-5)
+        # The stream carries the recording's own lens (camera-intrinsics.txt), not the Kinect's.
+        lens = np.loadtxt(path / "camera-intrinsics.txt")
+        fx, fy, cx, cy = lens[0, 0], lens[1, 1], lens[0, 2], lens[1, 2]
+        np.testing.assert_allclose(vertices["x"], (columns - cx) * depth_m / fx, atol=1e-5)
+        np.testing.assert_allclose(vertices["y"], -(rows - cy) * depth_m / fy, atol=1e-5)
         # A kitchen seen by a Kinect: everything between its 0.5 m and 8 m.
         assert 0.4 < depth_m.min() and depth_m.max() < 8
 
