@@ -86,6 +86,10 @@ class RealSenseSource(FrameSource):
             which = "" if serial is None else f" with serial {serial}"
             raise SourceUnavailable(NO_CAMERA.format(which=which, error=exc)) from exc
         device = profile.get_device()
+        if path is not None:
+            # A file plays at the pump's pace, every frame in order, like the other recordings:
+            # in real time the SDK drops whatever a busy machine reads late.
+            device.as_playback().set_real_time(False)
         self._depth_scale_mm = device.first_depth_sensor().get_depth_scale() * MM_PER_METRE
         streams = {s.stream_type(): s for s in profile.get_streams()}
         self.has_colour = self._rs.stream.color in streams

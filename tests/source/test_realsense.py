@@ -33,8 +33,9 @@ async def test_rsfile_frames_arrive_with_their_colour_and_intrinsics(tmp_path):
         intrinsics = reader.intrinsics
     finally:
         reader.close()
-    # Real-time playback skips what a loaded machine reads too late; enough must still arrive.
-    assert len(frames) >= 5
+    # A file plays at the reader's pace, so a loaded machine loses nothing; at the very end of the
+    # file the SDK's syncer may still hold one frame back for a partner that never comes.
+    assert len(frames) >= 19, f"{len(frames)} of 20 frames came through the SDK"
     assert (intrinsics.fx, intrinsics.cx, intrinsics.cy) == (FX, PPX, PPY)
     positions = []
     for depth, colour in frames:
@@ -49,7 +50,7 @@ async def test_rsfile_frames_arrive_with_their_colour_and_intrinsics(tmp_path):
         same = depth == original
         assert same.mean() > 0.8
         assert ((depth != 0) & ~same).mean() < 0.05
-    assert positions == sorted(positions) and len(set(positions)) >= 5
+    assert positions == sorted(positions) and len(set(positions)) >= 19
 
 
 @pytest_twisted.ensureDeferred
