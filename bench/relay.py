@@ -383,6 +383,28 @@ def run_bus_pair(ports, relay_argv):
         child.terminate()
 
 
+class DirectSource(PythonRelay):
+    """``depthcam-source serve`` (direct mode): the recording encoded in-process as classic-lzma (the
+    coding of the relay's frames) and sent by the same broadcast core; there is no publisher. Its
+    CPU includes the encoder's, a fixed cost per frame: compare the marginal column."""
+
+    name = "direct"
+    needs_publisher = False
+
+    def __init__(self, options):
+        super().__init__(options)
+        self.command = [sys.executable, "-m", "depthcam.source", "serve"]
+
+    def argv(self, port, viewers, token_file):
+        return self.command + [
+            "--host", "127.0.0.1", "--port", str(port), "--fps", f"{self.options.fps:g}",
+            "--device", f"fakenect:{self.options.recording}", "--loop", "--profile", "classic-lzma",
+            # Every bench viewer comes from 127.0.0.1.
+            "--max-connections-per-address", str(viewers + 100),
+            "--max-handshakes-per-address", str(viewers + 100),
+        ]
+
+
 class NodeRelay:
     """bench/node_relay.mjs: the 2012 original's shape, broadcast to every viewer."""
 
@@ -456,13 +478,14 @@ def measure(relay, viewers, options, frames_file, work_dir, log_dir):
         wait_for_port(port, relay_child, RELAY_START_TIMEOUT_S)
         wait_for_port(source_port, relay_child, RELAY_START_TIMEOUT_S)
 
-        publisher = Child.start("publisher", [
-            sys.executable, str(Path(__file__).resolve()), "--publish-to",
-            f"ws://127.0.0.1:{source_port}/source/{STREAM_NAME}", "--frames-file", str(frames_file),
-            "--fps", str(options.fps),
-        ], log_dir, env=env)
-        children.append(publisher)
-        publisher.wait_for_event("open", PUBLISHER_OPEN_TIMEOUT_S)
+        if getattr(relay, "needs_publisher", True):
+            publisher = Child.start("publisher", [
+                sys.executable, str(Path(__file__).resolve()), "--publish-to",
+                f"ws://127.0.0.1:{source_port}/source/{STREAM_NAME}", "--frames-file", str(frames_file),
+                "--fps", str(options.fps),
+            ], log_dir, env=env)
+            children.append(publisher)
+            publisher.wait_for_event("open", PUBLISHER_OPEN_TIMEOUT_S)
 
         shares = [viewers // options.loadgen_procs + (i < viewers % options.loadgen_procs)
                   for i in range(options.loadgen_procs)]
@@ -512,7 +535,7 @@ def measure(relay, viewers, options, frames_file, work_dir, log_dir):
                    for before, after in zip(split_before[name], split_after[name])]
             for name in split_after
         }
-        result.publisher_cpu = cpu_percent(["publisher"])
+        result.publisher_cpu = cpu_percent([c.name for c in children if c.name == "publisher"])
         result.loadgen_cpu = cpu_percent([loadgen.name for loadgen in loadgens])
         # Whatever else ran on the machine meanwhile (other people's tests, say) took CPU from the relay.
         result.other_cpu = max(0.0, 100 * (machine_after - machine_before) / window_s
@@ -586,17 +609,40 @@ def redis_hop_lines(results):
     return lines
 
 
+def marginal_cpu_per_viewer_frame_us(result, previous):
+    """CPU one more viewer-frame cost between the previous K and this one (same relay, same run):
+    fixed costs (an in-process encoder, the publisher's connection) cancel out."""
+    if previous is None:
+        return float("nan")
+    delivered = result.connected * result.fps_median - previous.connected * previous.fps_median
+    return 1e4 * (result.relay_cpu - previous.relay_cpu) / delivered if delivered > 0 else float("nan")
+
+
 def format_ratio_table(results, baseline="node"):
-    """CPU per viewer-frame of each relay, and as a ratio to ``baseline``'s at the same K (same run)."""
-    base = {r.viewers: r for r in results if r.relay == baseline and not r.error}
-    lines = ["| relay | K viewers | CPU per viewer-frame µs | ratio to node's |", "|---|---:|---:|---:|"]
-    for r in results:
-        if r.error:
-            continue
+    """CPU per viewer-frame of each relay, and as a ratio to ``baseline``'s at the same K (same run);
+    also the marginal cost between successive K, and its ratio."""
+    ok = [r for r in results if not r.error]
+    previous = {}
+    marginal = {}
+    for r in ok:
+        marginal[id(r)] = marginal_cpu_per_viewer_frame_us(r, previous.get(r.relay))
+        previous[r.relay] = r
+    base = {r.viewers: r for r in ok if r.relay == baseline}
+    lines = ["| relay | K viewers | CPU per viewer-frame µs | ratio to node's "
+             "| marginal µs (from the previous K) | marginal ratio to node's |",
+             "|---|---:|---:|---:|---:|---:|"]
+
+    def cell(value):
+        return "–" if value != value else f"{value:.2f}"  # NaN: not measured
+
+    for r in ok:
         cost = cpu_per_viewer_frame_us(r)
         other = base.get(r.viewers)
-        ratio = f"{cost / cpu_per_viewer_frame_us(other):.2f}" if other else "–"
-        lines.append(f"| {r.relay} | {r.viewers} | {cost:.2f} | {ratio} |")
+        ratio = cost / cpu_per_viewer_frame_us(other) if other else float("nan")
+        margin = marginal[id(r)]
+        margin_ratio = margin / marginal[id(other)] if other else float("nan")
+        lines.append(f"| {r.relay} | {r.viewers} | {cost:.2f} | {cell(ratio)} | {cell(margin)} "
+                     f"| {cell(margin_ratio)} |")
     return "\n".join(lines)
 
 
@@ -625,7 +671,8 @@ def parse_args(argv):
                         help="comma-separated viewer counts K to run (default: %(default)s)")
     parser.add_argument("--relays", default="python,node",
                         help="comma-separated relays to run: python, workers (python --workers), bus "
-                             "(2 relays via redis), node (default: %(default)s)")
+                             "(2 relays via redis), direct (depthcam-source serve, no relay), node "
+                             "(default: %(default)s)")
     parser.add_argument("--duration", type=float, default=10.0,
                         help="measuring window per run, seconds (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=2.0,
@@ -693,7 +740,8 @@ def main(argv=None):
         raise SystemExit("bench/node_modules/ws is missing: run (cd bench && npm ci)")
 
     viewer_counts = [int(k) for k in options.viewers.split(",") if k.strip()]
-    relay_types = {"python": PythonRelay, "workers": WorkersRelay, "bus": BusPairRelay, "node": NodeRelay}
+    relay_types = {"python": PythonRelay, "workers": WorkersRelay, "bus": BusPairRelay,
+                   "direct": DirectSource, "node": NodeRelay}
     names = [name.strip() for name in options.relays.split(",") if name.strip()]
     if options.bus and "bus" not in names:
         names.append("bus")

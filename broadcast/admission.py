@@ -22,6 +22,7 @@ A WebSocket's handshake ends when its upgrade request has arrived: from then on 
 and the fan-out's budget look after it, and it still counts as an open connection until it closes.
 """
 
+import argparse
 import collections
 from dataclasses import dataclass
 
@@ -47,6 +48,33 @@ class AddressCaps:
     max_handshakes: int = 8
     # Seconds from a connection's start (or its previous answer) to its whole request.
     handshake_deadline_s: float = limits.OPEN_HANDSHAKE_TIMEOUT_S
+
+
+def _positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def add_cap_arguments(parser, caps=AddressCaps()):
+    """The flags of a door's per-address caps (the relay's and the direct-mode source's), with
+    ``caps``'s values as defaults; ``caps_from_arguments`` reads them back."""
+    parser.add_argument("--max-connections-per-address", type=_positive_int,
+                        default=caps.max_connections,
+                        help="open connections one IP address may hold; more get HTTP 503 (behind "
+                             "a reverse proxy every client has the proxy's address: raise it) "
+                             "(default: %(default)s)")
+    parser.add_argument("--max-handshakes-per-address", type=_positive_int,
+                        default=caps.max_handshakes,
+                        help="connections one IP address may have that have not yet sent a whole "
+                             "request; more get HTTP 503 (default: %(default)s)")
+
+
+def caps_from_arguments(args, handshake_deadline_s=limits.OPEN_HANDSHAKE_TIMEOUT_S):
+    """The AddressCaps that ``add_cap_arguments``'s flags asked for."""
+    return AddressCaps(args.max_connections_per_address, args.max_handshakes_per_address,
+                       handshake_deadline_s)
 
 
 class GuardedConnection(ProtocolWrapper):

@@ -29,6 +29,7 @@ from twisted.logger import (
 )
 
 from depthcam.broadcast import tls
+from depthcam.broadcast.admission import add_cap_arguments, caps_from_arguments
 from depthcam.broadcast.origins import is_local_name, normalize_origin
 from depthcam.codec import LegacyEncoder, Profile, profiles
 from depthcam.codec.attaching import AttachingEncoder
@@ -147,7 +148,7 @@ def serve(config, reactor):
     encoder = make_encoder(config)
     channel = make_channel(encoder, reactor, max_lag_s=config.max_lag_s)
     site = build_site(config.client_dir, build_viewers(channel, reactor, config.allowed_origins),
-                      channel, reactor)
+                      channel, reactor, config.caps)
     try:
         port = tls.listen(reactor, config.port, site, config.host, certificate)
     except CannotListenError:
@@ -301,6 +302,7 @@ def build_parser():
                         dest="max_lag_s",
                         help="seconds a viewer may fall behind live before it skips to the newest "
                              "keyframe (default: %(default)s; direct mode)")
+    add_cap_arguments(parser)
     parser.add_argument("--wire", type=Wire, default=SourceConfig.wire, choices=list(Wire),
                         metavar="{classic,legacy}",
                         help="wire format: classic (FORMAT.md) or legacy (the 2012 client's) "
@@ -478,6 +480,7 @@ def parse_config(argv=None):
         relay_url=relay_url,
         token_file=args.token_file,
         max_lag_s=args.max_lag_s,
+        caps=caps_from_arguments(args),
         allowed_origins=tuple(args.allowed_origins),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from twisted.logger import LogLevel
 
+from depthcam.broadcast.admission import AddressCaps
 from depthcam.broadcast.clientdir import find_client_dir
 from depthcam.broadcast.fanout import Fanout
 from depthcam.codec.reduction import Reduction
@@ -67,6 +68,8 @@ class SourceConfig:
     token_file: Path | None = None
     # Direct mode: how far behind live a viewer may fall before it skips to the newest keyframe.
     max_lag_s: float = Fanout.MAX_LAG_S
+    # Direct mode: the per-address caps on connections and handshakes (a public host's defaults).
+    caps: AddressCaps = AddressCaps()
     # Direct mode: Origins (scheme://host[:port]) whose pages may watch besides its own and this
     # machine's; a PEM certificate chain and key to listen with TLS (https://, wss://).
     allowed_origins: tuple = ()

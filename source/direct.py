@@ -81,12 +81,15 @@ def build_site(client_dir, viewers, channel, clock=None, caps=None):
     """``client_dir``'s page at /, ``/stats``, and ``viewers`` on any WebSocket upgrade: a quiet
     Site, refusing Hosts the viewers' origin policy refuses, behind the per-address guard."""
     root = UpgradeAnywhere(ClientFiles(client_dir), WebSocketResource(viewers))
-    root.putChild(b"stats", StatsResource(lambda: {channel.name: channel}, clock=clock))
+    guard = None  # set below; /stats reads its refusal counters when asked
+    root.putChild(b"stats", StatsResource(lambda: {channel.name: channel},
+                                          lambda: guard.counters(), clock=clock))
     caps = caps or AddressCaps()
     site = QuietSite(root, timeout=caps.handshake_deadline_s, reactor=clock,
                      host_policy=viewers.origin_policy.hosts)
     viewers.refusal_log = site.refusal_log
-    return AddressGuard(site, caps, clock=clock)
+    guard = AddressGuard(site, caps, clock=clock)
+    return guard
 
 
 def build_viewers(channel, reactor=None, allowed_origins=()):

@@ -4,6 +4,8 @@ import json
 import socket
 import time
 
+import pytest
+
 from tests.security.conftest import TOKEN, wait_until
 from tests.security.wire import handshake_status, request, websocket
 
@@ -99,19 +101,23 @@ def test_one_address_cannot_hold_every_socket(programs):
             sock.close()
 
 
-def test_open_connections_per_address_are_capped_with_503(programs):
-    """Past --max-connections-per-address, a new connection gets 503 and /stats counts it."""
-    relay = programs.relay("--max-connections-per-address", 5, "--max-handshakes-per-address", 5)
+@pytest.mark.parametrize("door", ["relay", "direct"])
+def test_open_connections_per_address_are_capped_with_503(programs, door):
+    """Past --max-connections-per-address, a new connection gets 503 and /stats counts it: on the
+    relay and on a direct-mode source alike (one guard, one pair of flags)."""
+    caps = ("--max-connections-per-address", 5, "--max-handshakes-per-address", 5)
+    program = programs.relay(*caps) if door == "relay" else programs.source(*caps)
+    path = "/view/s" if door == "relay" else "/"
     viewers = []
     try:
         for _ in range(5):
-            status, _, reader = websocket(relay.port, "/view/s")
+            status, _, reader = websocket(program.port, path)
             assert status == 101
             viewers.append(reader)
-        assert request(relay.port, "/stats")[0] == 503
-        assert handshake_status(relay.port, "/view/s") == 503
-        assert served(relay.port, source_address=OTHER_ADDRESS)
-        totals = stats(relay.port, source_address=OTHER_ADDRESS)
+        assert request(program.port, "/stats")[0] == 503
+        assert handshake_status(program.port, path) == 503
+        assert served(program.port, source_address=OTHER_ADDRESS)
+        totals = stats(program.port, source_address=OTHER_ADDRESS)
     finally:
         for reader in viewers:
             reader.close()
