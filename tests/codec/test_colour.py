@@ -17,9 +17,10 @@ from depthcam.codec.colourvectors import VECTOR_INTRINSICS, build_colour_vectors
 from depthcam.codec.frame import DepthFrame
 from depthcam.codec.header import FrameFlags, parse_header
 from depthcam.codec.intrinsics import CameraIntrinsics
-from depthcam.codec.vectors import DEFAULT_OUT_DIR, header_fields, synthetic_frames
+from depthcam.codec.vectors import DEFAULT_OUT_DIR, synthetic_frames
 from depthcam.source.recordings import PngFolder
 from tests.conftest import recording_path
+from tests.codec.vectorstreams import decoded_frames
 
 COLOUR_VECTORS = json.loads((DEFAULT_OUT_DIR / "colour.json").read_text())
 
@@ -32,17 +33,7 @@ def test_committed_colour_vectors_match_the_generator():
 @pytest.mark.parametrize("stream", COLOUR_VECTORS["streams"], ids=[s["name"] for s in COLOUR_VECTORS["streams"]])
 def test_python_decoder_meets_the_colour_vectors(stream):
     """Fed in order, each message gives the expected header, samples and attachments, or the named error."""
-    decoder = StreamDecoder()
-    for frame in stream["frames"]:
-        message = base64.b64decode(frame["message"])
-        expect = frame["expect"]
-        if "error" in expect:
-            with pytest.raises(errors.CodecError) as raised:
-                decoder.decode(message)
-            assert type(raised.value).__name__ == expect["error"]
-            continue
-        decoded = decoder.decode(message)
-        assert header_fields(decoded.header) == expect["header"]
+    for decoded, expect in decoded_frames(stream):
         values = decoded.codes.tobytes() if decoded.units is None else decoded.codes.astype("<u2").tobytes()
         assert hashlib.sha256(values).hexdigest() == expect["values_sha256"]
         intrinsics, colour = expect["attachments"]["intrinsics"], expect["attachments"]["colour"]

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from depthcam.codec import StreamDecoder, errors
+from depthcam.codec import errors
 from depthcam.codec.quantization import InverseDepthQuantizer
-from depthcam.codec.vectors import DEFAULT_OUT_DIR, build_lossless_vectors, build_vectors, header_fields
+from depthcam.codec.vectors import DEFAULT_OUT_DIR, build_lossless_vectors, build_vectors
+from tests.codec.vectorstreams import decoded_frames
 
 VECTORS = json.loads((DEFAULT_OUT_DIR / "classic.json").read_text())
 LOSSLESS_VECTORS = json.loads((DEFAULT_OUT_DIR / "lossless.json").read_text())
@@ -31,25 +32,6 @@ def test_vectors_cover_every_rejection_rule():
     leaves = {cls.__name__ for cls in vars(errors).values()
               if isinstance(cls, type) and issubclass(cls, errors.CodecError) and not cls.__subclasses__()}
     assert leaves <= named
-
-
-def decoded_frames(stream):
-    """Feed the stream's messages in order to a fresh decoder, checking each expected error on the way.
-
-    Yields ``(decoded, expect)`` for every frame that decodes, after checking its header.
-    """
-    decoder = StreamDecoder()
-    for frame in stream["frames"]:
-        message = base64.b64decode(frame["message"])
-        expect = frame["expect"]
-        if "error" in expect:
-            with pytest.raises(errors.CodecError) as raised:
-                decoder.decode(message)
-            assert type(raised.value).__name__ == expect["error"]
-            continue
-        decoded = decoder.decode(message)
-        assert header_fields(decoded.header) == expect["header"]
-        yield decoded, expect
 
 
 @pytest.mark.parametrize("stream", VECTORS["streams"], ids=[s["name"] for s in VECTORS["streams"]])
