@@ -13,8 +13,8 @@ without bound is how a relay dies): ``publish`` returns False and the frame is c
 A connection the server refuses (a wrong password, a certificate this relay does not trust, a port
 that speaks no TLS) is one warning line per run of refusals, and the relay keeps trying at
 ``maxDelay`` (txredisapi would stop for good after a refused AUTH; the server may be fixed while
-the relay runs). Over TLS nothing, AUTH included, is sent before the handshake has checked the
-server's certificate.
+the relay runs). Over TLS the relay speaks Redis, AUTH first, only once the handshake has checked
+the server's certificate.
 
 Addresses: ``redis://HOST[:PORT][/DB]`` or ``rediss://...`` (TLS, the server's certificate checked
 against the system's trust store, or ``--bus-ca-file``). The password comes from a file
@@ -88,12 +88,11 @@ def read_bus_password(password_file=None, environ=None):
 class _AfterHandshake:
     """Speaks Redis (AUTH first) only once a TLS handshake has checked the server's certificate.
 
-    Twisted's TLS wrapper calls ``connectionMade`` before the handshake, and txredisapi would send
-    the password then; it waits for ``handshakeCompleted`` instead. A handshake that fails is
-    reported to the bus as the reason the connection was lost.
+    Twisted's TLS wrapper calls ``connectionMade`` before the handshake: txredisapi would queue
+    AUTH there, call a connection without a password ready before the server was checked, and
+    report a refused certificate as "could not auth: Lost connection". It waits for
+    ``handshakeCompleted`` instead, and a handshake that fails is reported to the bus as such.
     """
-
-    _handshake_done = False
 
     def connectionMade(self):
         if not self.factory.bus.address.tls:
@@ -101,7 +100,6 @@ class _AfterHandshake:
         return None
 
     def handshakeCompleted(self):
-        self._handshake_done = True
         # A certificate for another host fails after the handshake itself (service_identity):
         # the transport is then already closing, and nothing may be sent.
         if not self.transport.disconnecting:
