@@ -19,6 +19,7 @@ from pathlib import Path
 
 from OpenSSL import SSL
 from OpenSSL.crypto import FILETYPE_PEM
+from service_identity.exceptions import VerificationError
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.logger import Logger
@@ -27,6 +28,10 @@ from zope.interface import implementer
 _PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
 log = Logger()
+
+# Why a client's TLS handshake fails: the peer's chain is not trusted or it speaks no TLS
+# (SSL.Error), or its certificate names another host (service_identity's VerificationError).
+TLS_REFUSALS = (SSL.Error, VerificationError)
 
 
 class TLSConfigError(Exception):

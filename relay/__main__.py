@@ -138,7 +138,7 @@ def build_parser():
                         help="seconds between WebSocket pings to every source and viewer")
     limits.add_argument("--ping-timeout", type=_positive_seconds, default=d.ping_timeout_s,
                         help="seconds to wait for a pong before dropping a connection (idle timeout)")
-    _add_scaling_flags(parser)
+    _add_scaling_flags(parser, d)
     return parser
 
 
@@ -151,51 +151,51 @@ def _worker_count(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (N or auto)") from exc
 
 
-def _add_scaling_flags(parser):
+def _add_scaling_flags(parser, d):
     scaling = parser.add_argument_group("scaling (README: Scaling)")
-    scaling.add_argument("--workers", type=_worker_count, default=1, metavar="N|auto",
+    scaling.add_argument("--workers", type=_worker_count, default=d.workers, metavar="N|auto",
                          help="relay processes sharing the port (auto: one per core); a worker "
                               "that dies is restarted. Without --bus they join through a local hub")
-    scaling.add_argument("--bus", default=None, metavar="URL",
+    scaling.add_argument("--bus", default=d.bus, metavar="URL",
                          help="join other relays through Redis: redis://HOST[:PORT][/DB] or "
                               "rediss://... (TLS); none: this relay alone")
-    scaling.add_argument("--bus-password-file", type=Path, default=None,
+    scaling.add_argument("--bus-password-file", type=Path, default=d.bus_password_file,
                          help="file holding the Redis password; without it, $DEPTHCAM_BUS_PASSWORD "
                               "is read (none: no AUTH)")
-    scaling.add_argument("--bus-ca-file", type=Path, default=None,
+    scaling.add_argument("--bus-ca-file", type=Path, default=d.bus_ca_file,
                          help="PEM certificate of the CA that signed a rediss:// server's "
                               "certificate; none: the system's trust store")
-    scaling.add_argument("--upstream", default=None, metavar="URL",
+    scaling.add_argument("--upstream", default=d.upstream, metavar="URL",
                          help="re-broadcast stream NAME of another relay, watching "
                               "ws[s]://HOST[:PORT]/view/NAME as a viewer (with --workers: worker 0 "
                               "watches it; on a bus, give it to one relay only)")
-    scaling.add_argument("--upstream-ca-file", type=Path, default=None,
+    scaling.add_argument("--upstream-ca-file", type=Path, default=d.upstream_ca_file,
                          help="PEM certificate of the CA that signed a wss:// upstream's "
                               "certificate; none: the system's trust store")
-    scaling.add_argument("--reuse-port", action="store_true",
+    scaling.add_argument("--reuse-port", action="store_true", default=d.reuse_port,
                          help="listen with SO_REUSEPORT beside other relays on the same port "
                               "(what --workers does for its workers)")
-    scaling.add_argument("--worker", action="store_true",
+    scaling.add_argument("--worker", action="store_true", default=d.worker,
                          help="run as a worker of a --workers supervisor: stop when it goes (its "
                               "pipe on stdin closes); set by the supervisor, not for use by hand")
-    scaling.add_argument("--worker-hub", type=Path, default=None,
+    scaling.add_argument("--worker-hub", type=Path, default=d.worker_hub,
                          help="Unix socket of a --workers supervisor's local hub; set by the "
                               "supervisor for its workers, not for use by hand")
 
 
-def _build_link(args, reactor):
+def _build_link(config, reactor):
     """The BusLink of --bus or --worker-hub, or None for a relay on its own."""
     from depthcam.relay.bus import BusLink
 
-    if args.bus is not None:
+    if config.bus is not None:
         from depthcam.relay.redisbus import RedisBus, parse_bus_url, read_bus_password
 
-        bus = RedisBus(parse_bus_url(args.bus), read_bus_password(args.bus_password_file),
-                       args.bus_ca_file, reactor)
-    elif args.worker_hub is not None:
+        bus = RedisBus(parse_bus_url(config.bus), read_bus_password(config.bus_password_file),
+                       config.bus_ca_file, reactor)
+    elif config.worker_hub is not None:
         from depthcam.relay.hub import HubBus
 
-        bus = HubBus(args.worker_hub, reactor)
+        bus = HubBus(config.worker_hub, reactor)
     else:
         return None
     return BusLink(bus, reactor)
@@ -225,6 +225,16 @@ def config_from_args(args):
         tls_key=args.tls_key,
         client_dir=args.client_dir,
         default_stream=args.default_stream,
+        workers=args.workers,
+        bus=args.bus,
+        bus_password_file=args.bus_password_file,
+        bus_ca_file=args.bus_ca_file,
+        # A supervisor's workers but the first get `--upstream ""`: none.
+        upstream=args.upstream or None,
+        upstream_ca_file=args.upstream_ca_file,
+        reuse_port=args.reuse_port,
+        worker=args.worker,
+        worker_hub=args.worker_hub,
     )
 
 
@@ -249,27 +259,32 @@ def main(argv=None):
     from depthcam.broadcast import tls
     from depthcam.relay.resources import build_relay
 
-    level = LogLevel.levelWithName(args.log_level)
-    globalLogBeginner.beginLoggingTo([FilteringLogObserver(
-        textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(defaultLogLevel=level)]
-    )])
+    levels = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(args.log_level))
+    # The bus's reconnecting (ClientService) says "Scheduling retry" at each attempt; the bus
+    # itself logs one line per loss or run of refusals.
+    quieter = LOG_LEVELS[max(LOG_LEVELS.index(args.log_level), LOG_LEVELS.index("warn"))]
+    levels.setLogLevelForNamespace("twisted.application._client_service",
+                                   LogLevel.levelWithName(quieter))
+    globalLogBeginner.beginLoggingTo([FilteringLogObserver(textFileLogObserver(sys.stderr), [levels])])
     log = Logger(namespace="depthcam.relay")
-    if args.workers > 1 and not args.worker:
+    if config.workers > 1 and not config.worker:
         from depthcam.relay.workers import run_supervisor
 
-        run_supervisor(args, argv, reactor)
+        run_supervisor(config, argv, reactor)
         return
     before, after = raise_fd_limit()
     log.info("open-file limit: {after} (was {before}): at most about that many connections",
              before=before, after=after)
     try:
-        link = _build_link(args, reactor)
+        link = _build_link(config, reactor)
         relay = build_relay(config, token_check, reactor, link)
-        if args.upstream:
-            from depthcam.relay.upstream import stream_of_upstream
+        upstream = None
+        if config.upstream:
+            from depthcam.relay.upstream import UpstreamFactory
 
-            stream_of_upstream(args.upstream)
-    except ValueError as exc:
+            upstream = UpstreamFactory(config.upstream, relay.registry, reactor,
+                                       config.upstream_ca_file)
+    except (ValueError, tls.TLSConfigError) as exc:
         parser.error(str(exc))
     certificate = None
     if config.tls_cert is not None:
@@ -278,7 +293,7 @@ def main(argv=None):
         except tls.TLSConfigError as exc:
             parser.error(str(exc))
         tls.reload_on_sighup(certificate, reactor)
-    if args.reuse_port:
+    if config.reuse_port:
         from depthcam.relay.workers import listen_reuse_port
 
         if certificate is not None:
@@ -290,14 +305,12 @@ def main(argv=None):
         port = tls.listen(reactor, config.port, relay.site, config.host, certificate)
     if link is not None:
         link.start()
-    if args.worker:
+    if config.worker:
         from depthcam.relay.workers import stop_with_supervisor
 
         stop_with_supervisor(reactor)
-    if args.upstream:
-        from depthcam.relay.upstream import watch_upstream
-
-        watch_upstream(args.upstream, relay.registry, reactor, args.upstream_ca_file)
+    if upstream is not None:
+        upstream.start()
     address = port.getHost()
     log.info(
         "relay on {scheme}://{host}:{port}/ (sources: /source/<name>, viewers: /view/<name> and "

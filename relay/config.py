@@ -43,3 +43,13 @@ class RelayConfig:
     public_stats: bool = False  # /stats names streams to anyone, not only to the token holder
     client_dir: Path = find_client_dir()
     default_stream: str = DEFAULT_STREAM
+    # Scaling (README: Scaling). The bus password is not here, as the token is not.
+    workers: int = 1  # relay processes sharing the port
+    bus: str | None = None  # redis://HOST[:PORT][/DB] or rediss://... (TLS)
+    bus_password_file: Path | None = None  # else $DEPTHCAM_BUS_PASSWORD
+    bus_ca_file: Path | None = None  # PEM CA of a rediss:// server; none: the system's trust store
+    upstream: str | None = None  # ws[s]://HOST[:PORT]/view/NAME to re-broadcast
+    upstream_ca_file: Path | None = None  # PEM CA of a wss:// upstream; none: the system's
+    reuse_port: bool = False  # listen with SO_REUSEPORT beside other relays
+    worker: bool = False  # a --workers supervisor's worker: stop when it goes
+    worker_hub: Path | None = None  # the supervisor's local hub (a Unix socket)

@@ -10,6 +10,12 @@ gap broke.
 While the publishing connection is down a frame is not queued (it would be stale, and a queue
 without bound is how a relay dies): ``publish`` returns False and the frame is counted.
 
+A connection the server refuses (a wrong password, a certificate this relay does not trust, a port
+that speaks no TLS) is one warning line per run of refusals, and the relay keeps trying at
+``maxDelay`` (txredisapi would stop for good after a refused AUTH; the server may be fixed while
+the relay runs). Over TLS the relay speaks Redis, AUTH first, only once the handshake has checked
+the server's certificate.
+
 Addresses: ``redis://HOST[:PORT][/DB]`` or ``rediss://...`` (TLS, the server's certificate checked
 against the system's trust store, or ``--bus-ca-file``). The password comes from a file
 (``--bus-password-file``) or ``$DEPTHCAM_BUS_PASSWORD``, never from the URL or the command line.
@@ -21,10 +27,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import txredisapi
-from twisted.internet import endpoints
+from twisted.internet import defer, endpoints
+from twisted.internet.interfaces import IHandshakeListener
 from twisted.logger import Logger
+from zope.interface import implementer
 
-from depthcam.broadcast.tls import client_tls
+from depthcam.broadcast.tls import TLS_REFUSALS, client_tls
 
 PASSWORD_ENV_VAR = "DEPTHCAM_BUS_PASSWORD"
 DEFAULT_REDIS_PORT = 6379
@@ -76,18 +84,69 @@ def read_bus_password(password_file=None, environ=None):
     return environ.get(PASSWORD_ENV_VAR) or None
 
 
-class _Subscriber(txredisapi.SubscriberProtocol):
+@implementer(IHandshakeListener)
+class _AfterHandshake:
+    """Speaks Redis (AUTH first) only once a TLS handshake has checked the server's certificate.
+
+    Twisted's TLS wrapper calls ``connectionMade`` before the handshake: txredisapi would queue
+    AUTH there, call a connection without a password ready before the server was checked, and
+    report a refused certificate as "could not auth: Lost connection". It waits for
+    ``handshakeCompleted`` instead, and a handshake that fails is reported to the bus as such.
+    """
+
+    def connectionMade(self):
+        if not self.factory.bus.address.tls:
+            return super().connectionMade()
+        return None
+
+    def handshakeCompleted(self):
+        # A certificate for another host fails after the handshake itself (service_identity):
+        # the transport is then already closing, and nothing may be sent.
+        if not self.transport.disconnecting:
+            super().connectionMade()
+
+    def connectionLost(self, reason):
+        if reason.check(*TLS_REFUSALS):
+            self.factory.bus.refused(
+                f"TLS handshake failed ({reason.getErrorMessage()}; check that the port speaks "
+                f"TLS, the host name, and --bus-ca-file for a private CA)")
+        super().connectionLost(reason)
+
+
+class _Subscriber(_AfterHandshake, txredisapi.SubscriberProtocol):
     def messageReceived(self, pattern, channel, message):
         self.factory.bus.received(channel, message)
 
 
-class _SubscriberFactory(txredisapi.SubscriberFactory):
+class _Publisher(_AfterHandshake, txredisapi.RedisProtocol):
+    pass
+
+
+# txredisapi's words for a refused password, and what to check then.
+AUTH_REFUSED = "could not auth"
+AUTH_HINT = f" (check --bus-password-file or ${PASSWORD_ENV_VAR})"
+
+
+class _KeepTrying:
+    """A txredisapi factory that keeps trying after the server refused AUTH or SELECT."""
+
+    def stopTrying(self):
+        # txredisapi calls it on a refused AUTH or SELECT; ``disconnect`` (RedisBus.stop) still stops.
+        return defer.succeed(None)
+
+    def connectionError(self, why):
+        why = why.rstrip(".")
+        self.bus.refused(why + AUTH_HINT if AUTH_REFUSED in why else why)
+
+
+class _SubscriberFactory(_KeepTrying, txredisapi.SubscriberFactory):
     protocol = _Subscriber
     initialDelay = 0.2
     maxDelay = 5.0
 
     def __init__(self, bus, password, db):
-        super().__init__(isLazy=True)
+        # Not lazy: txredisapi would log each refusal itself; the bus logs one line per run.
+        super().__init__(isLazy=False)
         self.bus = bus
         self.charset = None
         self.convertNumbers = False
@@ -101,9 +160,15 @@ class _SubscriberFactory(txredisapi.SubscriberFactory):
         return protocol
 
 
-class _PublisherFactory(txredisapi.RedisFactory):
+class _PublisherFactory(_KeepTrying, txredisapi.RedisFactory):
+    protocol = _Publisher
     initialDelay = _SubscriberFactory.initialDelay
     maxDelay = _SubscriberFactory.maxDelay
+
+    def __init__(self, bus, password, db):
+        super().__init__("publisher", db, 1, isLazy=False, charset=None, password=password,
+                         convertNumbers=False)
+        self.bus = bus
 
 
 class RedisBus:
@@ -122,12 +187,14 @@ class RedisBus:
         self._reactor = reactor
         self.address = address
         self._password = password
-        self._ca_file = ca_file
+        # Built now, so that a CA file that cannot be read stops the relay at its start.
+        self._tls_options = client_tls(address.host, ca_file) if address.tls else None
         self._channels = set()
         self._subscriber = None  # the subscribed protocol while it is ready
         self._subscriber_factory = None
         self._publisher_factory = None
         self.listener = None
+        self._reported = None  # the last refusal logged, so a run of them logs once
 
     @property
     def is_connected(self):
@@ -140,9 +207,7 @@ class RedisBus:
         self.listener = listener
         self._subscriber_factory = _SubscriberFactory(self, self._password, self.address.db)
         self._subscriber_factory.startConnecting(self._endpoint())
-        self._publisher_factory = _PublisherFactory(
-            "publisher", self.address.db, 1, isLazy=True, charset=None, password=self._password,
-            convertNumbers=False)
+        self._publisher_factory = _PublisherFactory(self, self._password, self.address.db)
         self._publisher_factory.startConnecting(self._endpoint())
 
     def stop(self):
@@ -172,6 +237,7 @@ class RedisBus:
 
     def subscriber_ready(self, protocol):
         self._subscriber = protocol
+        self._reported = None
         if self._channels:
             protocol.subscribe([name.encode("utf-8") for name in sorted(self._channels)]).addErrback(
                 self._failed, "subscribe")
@@ -182,6 +248,13 @@ class RedisBus:
             self._subscriber = None
             self.listener.bus_lost()
 
+    def refused(self, problem):
+        """The server refused a connection: log ``problem`` unless it was the last one logged."""
+        if problem != self._reported:
+            self._reported = problem
+            self.log.warn("bus {bus}: {problem}; retrying every {delay:g} s",
+                          bus=self.describe(), problem=problem, delay=_SubscriberFactory.maxDelay)
+
     def received(self, channel, message):
         self.listener.bus_message(channel.decode("utf-8", "replace"), message)
 
@@ -189,7 +262,7 @@ class RedisBus:
         endpoint = endpoints.HostnameEndpoint(self._reactor, self.address.host, self.address.port)
         if not self.address.tls:
             return endpoint
-        return endpoints.wrapClientTLS(client_tls(self.address.host, self._ca_file), endpoint)
+        return endpoints.wrapClientTLS(self._tls_options, endpoint)
 
     def _failed(self, failure, what):
         self.log.debug("bus {what} failed: {error}", what=what, error=failure.getErrorMessage())

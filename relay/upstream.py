@@ -10,17 +10,20 @@ tree across the internet, as Icecast relays do.
 - A lost connection is retried with backoff (``ReconnectingClientFactory``, up to
   ``MAX_RECONNECT_DELAY_S``). The stream here is reset at the loss, so after a gap nothing is
   forwarded until a keyframe: the cache refuses deltas that do not follow the frame before them.
+- A connection that fails (the upstream is down, or its TLS certificate is not trusted: see
+  ``--upstream-ca-file``) is one warning line per run of failures, not one per retry.
 - A local source that publishes to NAME takes the stream over (newest source wins); the upstream
   connection then closes and, reconnecting, takes it back: one stream should have one feed.
 """
 
 from urllib.parse import urlsplit
 
+import txaio
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
 from twisted.internet import protocol
 from twisted.logger import Logger
 
-from depthcam.broadcast.tls import client_tls
+from depthcam.broadcast.tls import TLS_REFUSALS, client_tls
 from depthcam.codec.errors import FrameFormatError
 from depthcam.protocol import limits
 from depthcam.protocol.streams import VIEW_PREFIX, is_valid_stream_name
@@ -42,8 +45,12 @@ def stream_of_upstream(url):
 class UpstreamViewer(WebSocketClientProtocol):
     """The connection to the upstream relay: a viewer whose frames feed the stream here."""
 
+    # Autobahn logs a line of its own for each failed TLS handshake, at every retry: the factory
+    # logs one line per run of failures instead, so only Autobahn's errors pass.
+    log = txaio.make_logger(level="critical")
     _stream = None
     _log = Logger()
+    lost_reason = None  # the exception the connection was lost with
 
     def onOpen(self):
         self.factory.resetDelay()
@@ -62,11 +69,20 @@ class UpstreamViewer(WebSocketClientProtocol):
         except FrameFormatError:
             pass  # counted in the stream's frames_rejected
 
+    def connectionLost(self, reason):
+        # Autobahn's onClose gives no cause for a connection that failed its TLS handshake.
+        self.lost_reason = reason.value
+        super().connectionLost(reason)
+
     def onClose(self, wasClean, code, reason):
         stream, self._stream = self._stream, None
         if stream is not None:
             self.factory.registry.release_publisher(stream, self)
             self._log.info("upstream {url} lost ({code}); reconnecting", url=self.factory.url, code=code)
+        elif isinstance(self.lost_reason, TLS_REFUSALS):
+            self.factory.report(
+                f"its TLS certificate was refused ({self.lost_reason}): check the host name, and "
+                f"--upstream-ca-file for a private CA")
 
     # What the registry asks of a stream's source.
 
@@ -85,11 +101,17 @@ class UpstreamFactory(WebSocketClientFactory, protocol.ReconnectingClientFactory
     MAX_RECONNECT_DELAY_S = 10.0
     maxDelay = MAX_RECONNECT_DELAY_S
     initialDelay = 0.2
+    # Twisted's "Starting factory" and "will retry" lines, at every attempt: ``report`` instead.
+    noisy = False
+    _log = Logger()
 
-    def __init__(self, url, registry, reactor=None):
+    def __init__(self, url, registry, reactor=None, ca_file=None):
         super().__init__(url, reactor=reactor)
         self.stream_name = stream_of_upstream(url)
         self.registry = registry
+        # Built now, so that a CA file that cannot be read stops the relay at its start.
+        self.tls_options = client_tls(self.host, ca_file) if self.isSecure else None
+        self._reported = None  # the last failure logged, so a run of them logs once
         self.setProtocolOptions(
             maxMessagePayloadSize=limits.MAX_SOURCE_MESSAGE_BYTES,
             maxFramePayloadSize=limits.MAX_SOURCE_MESSAGE_BYTES,
@@ -99,15 +121,24 @@ class UpstreamFactory(WebSocketClientFactory, protocol.ReconnectingClientFactory
             autoPingTimeout=limits.AUTO_PING_TIMEOUT_S,
         )
 
+    def start(self):
+        """Connect, and keep feeding the stream from the upstream relay."""
+        connectWS(self, self.tls_options)
+
+    def resetDelay(self):
+        super().resetDelay()
+        self._reported = None
+
+    def report(self, problem):
+        """Log ``problem`` unless it is the one logged last (reset by a connection that opens)."""
+        if problem != self._reported:
+            self._reported = problem
+            self._log.warn("upstream {url}: {problem}; retrying (at most every {delay:g} s)",
+                           url=self.url, problem=problem, delay=self.maxDelay)
+
     def clientConnectionFailed(self, connector, reason):
+        self.report(f"cannot connect ({reason.getErrorMessage()})")
         self.retry(connector)
 
     def clientConnectionLost(self, connector, reason):
         self.retry(connector)
-
-
-def watch_upstream(url, registry, reactor=None, ca_file=None):
-    """Start feeding the stream of ``url`` from that relay into ``registry``; the UpstreamFactory."""
-    factory = UpstreamFactory(url, registry, reactor)
-    connectWS(factory, client_tls(factory.host, ca_file) if factory.isSecure else None)
-    return factory

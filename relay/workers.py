@@ -180,18 +180,18 @@ class Supervisor:
                                    childFDs={0: "w", 1: "r", 2: "r"})
 
 
-def run_supervisor(args, argv, reactor):
-    """Run ``args.workers`` workers of the relay command line ``argv`` until told to stop."""
+def run_supervisor(config, argv, reactor):
+    """Run ``config.workers`` workers of the relay command line ``argv`` until told to stop."""
     from depthcam.relay.hub import HubFactory
 
-    count = args.workers
+    count = config.workers
     # Hold the port (bound, not listening, so it takes no connections) while workers come and go;
     # with port 0 this also picks the port every worker then binds.
-    reserved = reuse_port_socket(args.host, args.port)
+    reserved = reuse_port_socket(config.host, config.port)
     port = reserved.getsockname()[1]
     extra = ["--workers", "1", "--port", str(port), "--reuse-port", "--worker"]
     folder = None
-    if args.bus is None:
+    if config.bus is None:
         folder = tempfile.TemporaryDirectory(prefix="depthcam-hub-")
         hub_path = Path(folder.name) / "hub.sock"
         reactor.listenUNIX(str(hub_path), HubFactory(), mode=0o600)
@@ -200,13 +200,13 @@ def run_supervisor(args, argv, reactor):
     def worker_argv(index):
         # One feed per stream: worker 0 watches the upstream, the others get it over the bus
         # (each watching it would take the stream from the others in turn: newest source wins).
-        upstream_off = ["--upstream", ""] if index and args.upstream else []
+        upstream_off = ["--upstream", ""] if index and config.upstream else []
         return [sys.executable, "-m", "depthcam.relay", *argv, *extra, *upstream_off]
 
     def all_ready():
         log.info("relay on {scheme}://{host}:{port}/ ({count} workers, joined through {bus})",
-                 scheme="https" if args.tls_cert else "http", host=args.host, port=port, count=count,
-                 bus="the local hub" if args.bus is None else "the bus")
+                 scheme="https" if config.tls_cert else "http", host=config.host, port=port, count=count,
+                 bus="the local hub" if config.bus is None else "the bus")
 
     supervisor = Supervisor(reactor, count, worker_argv, all_ready)
     reactor.addSystemEventTrigger("before", "shutdown", supervisor.stop)

@@ -50,8 +50,6 @@ Policies, each a class attribute that tests (or a subclass) may override:
 """
 
 import txaio
-from OpenSSL import SSL
-from service_identity.exceptions import VerificationError
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
 from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
@@ -59,15 +57,12 @@ from twisted.internet.protocol import ReconnectingClientFactory
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from depthcam.broadcast.tls import client_tls
+from depthcam.broadcast.tls import TLS_REFUSALS, client_tls
 from depthcam.protocol import limits
 from depthcam.protocol.closecodes import CloseCode
 from depthcam.protocol.control import ControlMessageError, parse_viewers_message
 from depthcam.protocol.tokens import TOKEN_ENV_VAR
 
-# Why a TLS handshake fails when the relay's certificate is not trusted: its chain (SSL.Error),
-# or its name (service_identity's VerificationError).
-TLS_REFUSALS = (SSL.Error, VerificationError)
 # Handshake answers that mean "this token may not publish here" (relay/auth.py).
 TOKEN_REFUSED_STATUSES = frozenset({401, 403})
 

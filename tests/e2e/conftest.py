@@ -16,6 +16,8 @@ import urllib.request
 import pytest
 
 from depthcam.protocol.tokens import TOKEN_ENV_VAR
+from depthcam.relay.redisbus import PASSWORD_ENV_VAR
+from tests.certificates import Certificates
 
 TOKEN = "e2e-test-token-0123456789abcdef"
 # A program that has not printed its ready line by then has failed (a loaded CI machine included).
@@ -39,11 +41,16 @@ def wait_until(condition, timeout_s, what):
 
 
 class Program:
-    """One ``python -m MODULE ARGS`` process, its stdout and stderr together in ``log_path``."""
+    """One ``python -m MODULE ARGS`` process, its stdout and stderr together in ``log_path``.
 
-    def __init__(self, log_path, module, *args):
+    Secrets reach it only through ``environ``, never from the environment the tests run in.
+    """
+
+    def __init__(self, log_path, module, *args, environ=None):
         self.log_path = log_path
-        env = {key: value for key, value in os.environ.items() if key != TOKEN_ENV_VAR}
+        env = {key: value for key, value in os.environ.items()
+               if key not in (TOKEN_ENV_VAR, PASSWORD_ENV_VAR)}
+        env.update(environ or {})
         env["PYTHONUNBUFFERED"] = "1"
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -86,8 +93,9 @@ class Programs:
         self.token_file.chmod(0o600)  # read_token refuses a file others may read
         self._started = []
 
-    def start(self, name, module, *args):
-        program = Program(self.folder / f"{name}-{len(self._started)}.log", module, *args)
+    def start(self, name, module, *args, environ=None):
+        program = Program(self.folder / f"{name}-{len(self._started)}.log", module, *args,
+                          environ=environ)
         self._started.append(program)
         return program
 
@@ -124,6 +132,12 @@ def module_programs(tmp_path_factory):
     started = Programs(tmp_path_factory.mktemp("programs"))
     yield started
     started.kill_all()
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory):
+    """A CA and certificates it signs (``tests/certificates.py``), for TLS buses and upstreams."""
+    return Certificates(tmp_path_factory.mktemp("certs"))
 
 
 def relay_stats(port):

@@ -1,4 +1,4 @@
-"""Helpers for the scaling tests: a real redis-server, relays with scaling flags, reactor-friendly waits.
+"""Helpers for the scaling tests: a real redis-server (plain or TLS), relays with scaling flags, reactor-friendly waits.
 
 The waits here poll with ``deferLater`` so in-process viewers keep reading while a test waits;
 every wait has a deadline.
@@ -45,11 +45,19 @@ class RedisServer:
     def url(self):
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def listen_flags(self):
+        return ["--port", str(self.port)]
+
+    def log(self):
+        """What the running server has logged."""
+        log_path = self.folder / f"redis-{self.starts}.log"
+        return log_path.read_text(errors="replace") if log_path.exists() else ""
+
     def start(self):
         self.starts += 1
         log_path = self.folder / f"redis-{self.starts}.log"
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [REDIS_SERVER, *self.listen_flags(), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.folder), "--logfile", str(log_path),
              *self.config])
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -64,10 +72,33 @@ class RedisServer:
             self.process.wait()
 
 
-def start_relay(programs, *args, port=0, ready=RELAY_READY):
-    """A relay process with extra flags, once it listens; its port is ``.port``."""
+class TLSRedisServer(RedisServer):
+    """A redis-server that speaks only TLS (no plain port: ``--port 0``) and wants ``password``.
+
+    Its certificate is ``certificates.good`` (the test CA's, for 127.0.0.1); clients need no
+    certificate of their own. It logs each connection (``--loglevel verbose``), so a test can
+    count a client's attempts.
+    """
+
+    def __init__(self, folder, certificates, password, *config):
+        cert, key = certificates.good
+        super().__init__(folder, "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                         "--tls-ca-cert-file", str(certificates.ca), "--tls-auth-clients", "no",
+                         "--requirepass", password, "--loglevel", "verbose", *config)
+
+    @property
+    def url(self):
+        return f"rediss://127.0.0.1:{self.port}/0"
+
+    def listen_flags(self):
+        return ["--port", "0", "--tls-port", str(self.port)]
+
+
+def start_relay(programs, *args, port=0, ready=RELAY_READY, environ=None):
+    """A relay process with extra flags (and ``environ`` added to its environment), once it
+    listens; its port is ``.port``."""
     relay = programs.start("relay", "depthcam.relay", "--host", "127.0.0.1", "--port", str(port),
-                           "--token-file", str(programs.token_file), *args)
+                           "--token-file", str(programs.token_file), *args, environ=environ)
     relay.port = int(relay.wait_for(ready).group(1))
     return relay
 

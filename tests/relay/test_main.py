@@ -40,6 +40,37 @@ def test_flags_reach_the_config():
     )
 
 
+def test_scaling_flags_reach_the_config():
+    """--workers, --bus, --upstream and their password and CA files are RelayConfig fields too."""
+    config = parse(
+        "--workers", "3", "--bus", "rediss://bus.example:6380/1", "--bus-password-file", "/etc/pw",
+        "--bus-ca-file", "/etc/bus-ca.pem", "--upstream", "wss://origin.example/view/cam",
+        "--upstream-ca-file", "/etc/up-ca.pem", "--reuse-port",
+    )
+    assert config == RelayConfig(
+        workers=3, bus="rediss://bus.example:6380/1", bus_password_file=Path("/etc/pw"),
+        bus_ca_file=Path("/etc/bus-ca.pem"), upstream="wss://origin.example/view/cam",
+        upstream_ca_file=Path("/etc/up-ca.pem"), reuse_port=True,
+    )
+
+
+@pytest.mark.parametrize("flags", [
+    ["--bus", "rediss://127.0.0.1:1/0", "--bus-ca-file"],
+    ["--upstream", "wss://127.0.0.1:1/view/cam", "--upstream-ca-file"],
+], ids=["bus", "upstream"])
+def test_a_ca_file_that_cannot_be_read_exits_with_usage(flags, tmp_path):
+    """A missing --bus-ca-file or --upstream-ca-file: exit 2 naming the file, no traceback."""
+    missing = tmp_path / "missing-ca.pem"
+    env = dict(os.environ, **{TOKEN_ENV_VAR: "0123456789abcdef0123"})
+    done = subprocess.run(
+        [sys.executable, "-m", "depthcam.relay", "--port", "0", *flags, str(missing)],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"cannot use the CA file {missing}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 BAD_ARGUMENTS = [
     ["--token", "0123456789abcdef0123"],  # there is no such flag, on purpose
     ["--port", "-1"],
