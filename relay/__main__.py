@@ -12,6 +12,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from depthcam.broadcast.admission import AddressCaps, add_cap_arguments
 from depthcam.protocol.streams import is_valid_stream_name
 from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError, read_token
 from depthcam.relay.auth import BearerTokenCheck
@@ -126,14 +127,7 @@ def build_parser():
                         help="seconds a client may take, in all, to send a whole request (a page, "
                              "/stats or a WebSocket handshake), however it trickles; also the idle "
                              "timeout of plain HTTP connections")
-    limits.add_argument("--max-connections-per-address", type=_positive_int,
-                        default=d.max_connections_per_address,
-                        help="open connections one IP address may hold; more get HTTP 503 (behind "
-                             "a reverse proxy every client has the proxy's address: raise it)")
-    limits.add_argument("--max-handshakes-per-address", type=_positive_int,
-                        default=d.max_handshakes_per_address,
-                        help="connections one IP address may have that have not yet sent a whole "
-                             "request; more get HTTP 503")
+    add_cap_arguments(limits, AddressCaps(d.max_connections_per_address, d.max_handshakes_per_address))
     limits.add_argument("--ping-interval", type=_positive_seconds, default=d.ping_interval_s,
                         help="seconds between WebSocket pings to every source and viewer")
     limits.add_argument("--ping-timeout", type=_positive_seconds, default=d.ping_timeout_s,

@@ -18,9 +18,6 @@ browser can send any Origin anyway. That policy lives in ``depthcam.broadcast.or
 
 import hmac
 
-# The Origin rule is the broadcast core's, shared with direct mode (its own rule is stricter).
-from depthcam.broadcast.origins import OriginPolicy, OriginRefused  # noqa: F401
-
 
 class AuthError(Exception):
     """A source's handshake carries no valid token; ``http_status`` is 401 or 403."""

@@ -18,18 +18,18 @@ from autobahn.twisted.resource import WebSocketResource
 from twisted.logger import Logger
 from twisted.web import pages
 from twisted.web.resource import Resource
-from twisted.web.server import Site
 
 from depthcam.broadcast.admission import AddressCaps, AddressGuard
 from depthcam.broadcast.closing import close_with
 from depthcam.broadcast.files import ClientFiles
+from depthcam.broadcast.origins import OriginPolicy, OriginRefused
 from depthcam.broadcast.site import QuietSite
 from depthcam.broadcast.stats import StatsResource
 from depthcam.broadcast.viewer import ViewerFactory
 from depthcam.protocol import limits
 from depthcam.protocol.closecodes import CloseCode
 from depthcam.protocol.streams import is_valid_stream_name
-from depthcam.relay.auth import AuthError, OriginPolicy, OriginRefused
+from depthcam.relay.auth import AuthError
 from depthcam.relay.bus import BusStream
 from depthcam.relay.publisher import PublisherFactory
 from depthcam.relay.registry import RelayStream, StreamRegistry

@@ -9,9 +9,7 @@ import re
 import signal
 import socket
 
-import pytest
-
-from tests.client.test_browser import CHROMIUM, CHROMIUM_ARGS, browser, canvas_pixels, open_viewer  # noqa: F401
+from tests.client.test_browser import CHROMIUM, CHROMIUM_ARGS, browser, open_viewer  # noqa: F401
 from tests.e2e.conftest import Programs
 
 # The viewer's own thresholds (client/ViewerStatus.js stallTime, client/connection.js connectTimeout), s.

@@ -7,7 +7,8 @@ import pytest
 from depthcam.relay import auth
 from depthcam.protocol.tokens import TOKEN_ENV_VAR, TokenConfigError
 from depthcam.protocol.tokens import read_token as load_token
-from depthcam.relay.auth import AuthError, BearerTokenCheck, OriginPolicy, OriginRefused
+from depthcam.broadcast.origins import OriginPolicy, OriginRefused
+from depthcam.relay.auth import AuthError, BearerTokenCheck
 
 TOKEN = "0123456789abcdef0123"
 

@@ -1,7 +1,6 @@
 """The relay's viewer door over real loopback WebSockets: what only the relay does (stream names,
 limits, origins, every profile carried unread); the shared fan-out suite is tests/broadcast/test_doors.py."""
 
-import json
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ from twisted.internet import defer
 from depthcam.codec import profiles
 from depthcam.codec.header import profile_name
 from depthcam.codec.vectors import synthetic_frames
-from depthcam.protocol.closecodes import CloseCode
 from depthcam.broadcast.fanout import ViewerState
 from tests.relay.clients import RecordingViewer
 from tests.relay.conftest import KEYFRAME_INTERVAL, TOKEN, EncodedStream

@@ -7,7 +7,6 @@ import numpy as np
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
-from twisted.logger import Logger
 from twisted.web.client import Agent, readBody
 
 from depthcam.codec import ClassicEncoder, StreamDecoder
