@@ -43,6 +43,9 @@ class FakeViewer:
     def drop_stuck(self):
         self.dropped = True
 
+    def acked_bytes(self):
+        return None  # no TCP under it: the producer contract alone
+
 
 class FailingViewer(FakeViewer):
     """A viewer whose every send raises."""
