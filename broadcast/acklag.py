@@ -26,7 +26,8 @@ class AckedLag:
     # How long a backlogged sweep counts: a viewer that has kept up this long has no rate again.
     RATE_MEMORY_S = 5.0
 
-    __slots__ = ("_marks", "_busy", "_last", "acked_through_s", "acked", "written", "backlogged")
+    __slots__ = ("_marks", "_busy", "_last", "acked_through_s", "acked", "written", "backlogged",
+                 "progress_s")
 
     def __init__(self, now):
         self._marks = deque()  # (written, time) of sweeps not yet all acknowledged, oldest first
@@ -34,6 +35,7 @@ class AckedLag:
         self._busy = deque(maxlen=self.RATE_SWEEPS)
         self._last = None  # (time, written, acked) of the previous update
         self.acked_through_s = now  # when the viewer last had everything written to it
+        self.progress_s = now  # when it last acknowledged anything (or had nothing to)
         self.acked = 0
         self.written = 0
         self.backlogged = False  # whether bytes written before the last sweep were still on their way
@@ -46,6 +48,8 @@ class AckedLag:
             busy.append((now, now - last[0], acked - last[2]))
         while busy and busy[0][0] < now - self.RATE_MEMORY_S:
             busy.popleft()
+        if acked > self.acked or acked >= written:
+            self.progress_s = now
         self.written, self.acked = written, acked
         marks = self._marks
         if not marks or written > marks[-1][0]:

@@ -30,9 +30,10 @@ is made per viewer, from two measures:
   the newest keyframe and the deltas since, like a new viewer, unless the next keyframe will reach
   it sooner (see ``_catch_up_behind``). The catch-up run is exempt from the budget: the cache's
   own limit bounds it.
-- A viewer that cannot take even that is dropped (``viewers_closed_stuck``): one that has not
-  acknowledged what was sent ``stuck_timeout_s`` ago (without the acknowledged bytes: whose
-  transport stays full for ``stuck_timeout_s``). A slow viewer that keeps taking keyframes is not.
+- A viewer that cannot take even that is dropped (``viewers_closed_stuck``): one that has
+  acknowledged nothing for ``stuck_timeout_s`` while bytes were on their way (without the
+  acknowledged bytes: whose transport stays full for ``stuck_timeout_s``). A slow viewer that
+  keeps acknowledging is not.
 
 A viewer's ``{"type": "resync"}`` is answered the same way: catch-up now, or at the drain.
 """
@@ -239,7 +240,8 @@ class Fanout:
         lag = slot.lag
         lag.update(now, slot.bytes_written, acked)
         lag_s = lag.lag_s(now)
-        if lag_s > self.stuck_timeout_s:
+        # Slow is not stuck: only a viewer that acknowledged nothing for stuck_timeout_s goes.
+        if now - lag.progress_s > self.stuck_timeout_s:
             self._drop_stuck(slot)
             return
         # A viewer backlogged lately has each frame checked against what it takes in max_lag_s;
