@@ -12,6 +12,7 @@ hands its header over with the bytes; the relay parses the header of what a sour
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 SEQUENCE_MODULUS = 2**32  # FORMAT.md: sequence is a u32 that wraps
 
@@ -26,6 +27,11 @@ class StreamFrame:
     height: int
     size: int  # bytes of the frame (header + payload), as the source sent it
     message: object  # the frame framed once for every viewer (WebSocket frame bytes)
+
+    @cached_property
+    def wire_size(self):
+        """Bytes of ``message`` on the wire: what a viewer's TCP acknowledges for this frame."""
+        return len(self.message)
 
     @classmethod
     def from_header(cls, header, message, size):

@@ -25,6 +25,7 @@ from zope.interface import implementer
 from depthcam.broadcast.closing import close_with
 from depthcam.broadcast.ratelimitedlog import RateLimitedLog
 from depthcam.broadcast.resynclimit import ResyncLimit
+from depthcam.broadcast.tcpacked import acked_socket, bytes_acked
 from depthcam.protocol import limits
 from depthcam.protocol.control import ControlMessageError, ControlType, parse_control_message
 
@@ -57,6 +58,7 @@ class ViewerProtocol(WebSocketServerProtocol):
     stream_name = None  # set for each connection by the Site (None: the door's default stream)
     _channel = None  # the Channel, from admission in onConnect until onClose
     _resync_limit = None  # a ResyncLimit, from the first resync
+    _acked_socket = None  # the socket whose acknowledged bytes tcpacked reads, where it can
     _log = Logger()
 
     def __repr__(self):
@@ -78,6 +80,7 @@ class ViewerProtocol(WebSocketServerProtocol):
 
     def onOpen(self):
         self._limit_buffers()
+        self._acked_socket = acked_socket(self.transport)
         # Twisted Web's HTTPChannel registered itself as this transport's producer and keeps
         # that registration after WebSocketResource takes the transport over; ours replaces it.
         self.transport.unregisterProducer()
@@ -130,6 +133,20 @@ class ViewerProtocol(WebSocketServerProtocol):
     def drop_stuck(self):
         """Close the TCP connection now, dropping what is queued."""
         self.dropConnection(abort=True)
+
+    def acked_bytes(self):
+        """The bytes ``deliver`` wrote that the viewer's TCP has acknowledged, or None (see tcpacked).
+
+        The socket's acknowledged position less every byte Autobahn wrote itself (the handshake
+        answer, pings, pongs), which its ``trafficStats`` counts (before and after the open). A
+        byte of Autobahn's still on its way makes this low by that much until it arrives.
+        """
+        sock = self._acked_socket
+        if sock is None:
+            return None
+        stats = self.trafficStats
+        return (bytes_acked(sock) - stats.preopenOutgoingOctetsWireLevel
+                - stats.outgoingOctetsWireLevel)
 
     def _limit_buffers(self):
         """Keep what may queue unseen below the producer contract small, so a full transport

@@ -188,11 +188,17 @@ class OneFramePerSecondViewer(RecordingViewer):
         super().onClose(wasClean, code, reason)
 
 
+# Bounds on the one-read-a-second viewer's picture age (seconds from publish to its read).
+SLOW_VIEWER_MEDIAN_AGE_S = 2.0
+SLOW_VIEWER_MAX_AGE_S = 5.0  # issue #9 asks ~2 s: the start, before its pace is known, is not there yet
+
+
 @pytest_twisted.ensureDeferred
 async def test_stalled_and_slow_viewers_cost_twenty_good_ones_nothing(open_door, scene_stream):
     """Beside a viewer that stops reading and one that reads a message a second, 20 good viewers get
-    every frame at the source's 30 frames/s with no gap; the slow one gets only decodable frames and
-    skips to the newest keyframe; the stalled one is dropped; what is queued stays bounded."""
+    every frame at the source's 30 frames/s with no gap; the slow one gets only decodable frames,
+    skips to the newest keyframe, keeps a bounded picture age and is not dropped; the stalled one is
+    dropped; what is queued stays bounded."""
     fps, seconds = 30, 6
     count = fps * seconds
     door = await open_door(RecordingViewer, max_lag_s=1.0, stuck_timeout_s=3.0,
@@ -245,6 +251,13 @@ async def test_stalled_and_slow_viewers_cost_twenty_good_ones_nothing(open_door,
     assert door.fanout.viewers_closed_stuck >= 1
     assert unsent_peak[0] <= 64 * 1024
     ages = [arrived - published_at[sequence] for arrived, sequence in slow.arrivals]
+    # Slow but moving: never dropped as stuck (only the stalled one was), still watching.
+    assert not slow.closed and door.fanout.viewers_closed_stuck == 1
+    # Its picture age: half a second per read on average and the TCP-measured budget of 1 s; the
+    # first half second, before its pace is known, sends it ~3 s of its reading (max ~3.4-4.3 s).
+    # Before TCP_INFO: median 1.6 to 3 s, max 3.4 to 5.6 s, and it was dropped as stuck.
+    assert sorted(ages)[len(ages) // 2] <= SLOW_VIEWER_MEDIAN_AGE_S
+    assert max(ages) <= SLOW_VIEWER_MAX_AGE_S
     print(f"{door.kind}: 20 good viewers, {count} frames in {elapsed:.2f} s "
           f"({count / elapsed:.1f} frames/s); slow viewer got {len(sequences)} frames "
           f"({'dropped' if slow.closed else 'still watching'}), picture age max {max(ages):.2f} s, "

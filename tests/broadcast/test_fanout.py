@@ -43,6 +43,9 @@ class FakeViewer:
     def drop_stuck(self):
         self.dropped = True
 
+    def acked_bytes(self):
+        return None  # no TCP under it: the producer contract alone
+
 
 class FailingViewer(FakeViewer):
     """A viewer whose every send raises."""
@@ -282,3 +285,88 @@ def test_the_viewer_count_is_reported_on_every_change():
     fanout.remove(first)  # unknown now: no change
     fanout.remove(second)
     assert counts == [1, 2, 1, 0]
+
+
+class MeasuredViewer(FakeViewer):
+    """A viewer whose TCP acknowledgements are known (``ack_all`` acknowledges all it was sent) and
+    whose transport hands everything to the kernel at once: it never reports itself full."""
+
+    def __init__(self, name, fanout):
+        super().__init__(name, fanout)
+        self.wire_bytes = 0
+        self.acked = 0
+
+    def deliver(self, message):
+        self.wire_bytes += len(message)
+        self.received.append(message[0])
+
+    def acked_bytes(self):
+        return self.acked
+
+    def ack_all(self):
+        self.acked = self.wire_bytes
+
+
+def play(s, first, count, viewer=None, acks=False):
+    """Publish frames ``first`` .. ``first + count - 1`` at 30 frames/s (keyframe every 10), the
+    clock advancing between them; ``acks``: ``viewer`` acknowledges everything after each."""
+    for sequence in range(first, first + count):
+        s.publish(frame(sequence, keyframe=sequence % 10 == 0))
+        if acks:
+            viewer.ack_all()
+        s.clock.advance(1 / 30)
+
+
+def test_a_viewer_that_acknowledges_everything_gets_every_frame():
+    """Measured and keeping up: every frame, and it stays live for seconds."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=MeasuredViewer)
+    play(s, 0, 150, v, acks=True)
+    assert v.received == list(range(150))
+    assert s.fanout.state_of(v) is ViewerState.LIVE
+
+
+def test_a_viewer_whose_tcp_acknowledges_nothing_falls_behind_within_the_time_budget():
+    """Its transport never reports itself full, yet it skips once unacknowledged bytes are over
+    max_lag_s old (the sweep's precision later at most)."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=MeasuredViewer)
+    play(s, 0, 60)
+    assert s.fanout.state_of(v) is ViewerState.BEHIND
+    assert s.fanout.frames_dropped > 0
+    assert v.received == list(range(len(v.received)))
+    assert len(v.received) <= 30 * (LAG_S + 2 * Fanout.SWEEP_INTERVAL_S)
+
+
+def test_a_behind_viewer_resumes_at_a_keyframe_once_it_acknowledged_everything():
+    """After it acknowledges all it was sent, its next frame is a keyframe (the cached one, or the
+    next), and it does not wait for a drain that a kernel buffer would hide."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=MeasuredViewer)
+    play(s, 0, 60)
+    got = len(v.received)
+    v.ack_all()
+    play(s, 60, 30, v, acks=True)
+    resumed = v.received[got]
+    assert resumed % 10 == 0 and resumed > got
+    assert v.received[got:] == list(range(resumed, 90))
+    assert s.fanout.state_of(v) is ViewerState.LIVE
+
+
+def test_a_viewer_that_acknowledges_nothing_for_the_stuck_timeout_is_dropped():
+    """Nothing acknowledged for stuck_timeout_s while bytes are on their way: dropped, once."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=MeasuredViewer)
+    play(s, 0, int(30 * (STUCK_S + 1)))
+    assert v.dropped and s.fanout.viewers_closed_stuck == 1
+
+
+def test_a_slow_viewer_that_keeps_acknowledging_is_not_dropped():
+    """Acknowledging a little every second (far slower than the stream) is slow, not stuck."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=MeasuredViewer)
+    for second in range(int(STUCK_S * 2)):
+        play(s, 30 * second, 30)
+        v.acked = min(v.acked + 500, v.wire_bytes)
+    assert not v.dropped and s.fanout.viewers_closed_stuck == 0
+    assert any(sequence >= 30 * (STUCK_S * 2 - 3) for sequence in v.received)  # still moving

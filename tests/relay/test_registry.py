@@ -34,6 +34,9 @@ class FakeViewer:
     def drop_stuck(self):
         pass
 
+    def acked_bytes(self):
+        return None  # no TCP under it: the fanout relies on the producer contract alone
+
 
 def make_registry(**limits):
     return StreamRegistry(partial(RelayStream, clock=Clock()), **limits)
