@@ -1,7 +1,7 @@
 /* The classic codes' context-mixing coder (FORMAT.md, profile 5 "classic-cm"): keyframes and deltas.
  *
  * Compiled because every pixel's bits are predicted by eight adaptive context models, mixed by two
- * online-trained mixers and refined by two APMs, and each bit depends on the ones before it: a
+ * online-trained mixers and refined by an APM, and each bit depends on the ones before it: a
  * Python loop would take about a second a frame.  client/ContextModel.js decodes the same bits; both follow
  * FORMAT.md's "classic-cm (id 5)" section, integer for integer.
  *
@@ -45,8 +45,8 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define MIXER_RATE 2
 #define UNARY_BINS 20
 #define ESCAPE_BITS 8
-#define APMS 2
 #define APM_CONTEXTS 1536    /* per bin kind: 48 contexts */
+#define TRAIN_SKIP 64        /* a mixer whose error is within this (of 4096) is not trained: saves time */
 #define APM_RATE 6
 #define LEVEL_NONE 0xFFFF
 #define LEVEL_JUMP 64        /* a change of 4 codes or more restarts the mean */
@@ -56,6 +56,7 @@ static int squash_table[33] = {
     1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
     2549, 2994, 3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094};
 static int16_t stretch_table[4096];
+static int16_t squash_of[4095];  /* squash(d) for d = -2047..2047, at d + 2047 */
 static int32_t reciprocal[COUNT_LIMIT + 1];
 
 static int squash(int d)
@@ -76,6 +77,7 @@ static void init_tables(void)
         pi = v + 1;
     }
     for (int j = pi; j < 4096; j++) stretch_table[j] = 2047;
+    for (int d = -2047; d <= 2047; d++) squash_of[d + 2047] = (int16_t)squash(d);
     for (int n = 0; n <= COUNT_LIMIT; n++) reciprocal[n] = 32768 / (2 * n + 3);
 }
 
@@ -90,10 +92,11 @@ typedef struct {
     Slot slot[MODELS][TABLE_SIZE];
     int32_t weight[MIXER_SETS][INPUTS];
     int32_t weight2[MIXER2_SETS][INPUTS];
-    uint16_t apm[APMS][APM_CONTEXTS][33];
+    uint16_t apm[APM_CONTEXTS][33];
     uint8_t *history;       /* 3 frames: t-1, t-2, t-3 */
     int16_t *residual;      /* this frame's residuals against t-1, SENTINEL where unknown */
     uint8_t *volatility;
+    uint8_t *changes;       /* per pixel: did its code change, in each of the last 8 frames (bit 0: the latest) */
     uint8_t *age;           /* per pixel: frames since its code last changed (capped at 255) */
     int8_t *last_change;    /* per pixel: that change, clamped to -8..8 (0: none known) */
     uint16_t *level;        /* per pixel: a slow mean of its codes x 16, LEVEL_NONE when unknown */
@@ -114,12 +117,12 @@ static void model_reset(Model *m)
         for (int i = 0; i < INPUTS; i++) m->weight[s][i] = WEIGHT_INIT;
     for (int s = 0; s < MIXER2_SETS; s++)
         for (int i = 0; i < INPUTS; i++) m->weight2[s][i] = WEIGHT_INIT;
-    for (int a = 0; a < APMS; a++)
-        for (int c = 0; c < APM_CONTEXTS; c++)
-            for (int j = 0; j < 33; j++) m->apm[a][c][j] = (uint16_t)(squash((j - 16) * 128) * 16);
+    for (int c = 0; c < APM_CONTEXTS; c++)
+        for (int j = 0; j < 33; j++) m->apm[c][j] = (uint16_t)(squash((j - 16) * 128) * 16);
     memset(m->volatility, 0, n);
     for (size_t k = 0; k < n; k++) m->level[k] = LEVEL_NONE;
     memset(m->age, 0, n);
+    memset(m->changes, 0, n);
     memset(m->last_change, 0, n);
     memset(m->history, NO_READING, 3 * n);
 }
@@ -130,18 +133,26 @@ static int clampc(int x, int k)
     return (x < -k ? -k : (x > k ? k : x)) + k;
 }
 
+/* The fields (each 0..63) packed 6 bits apiece, then one mixing step: a hash a pixel, not a field. */
 static uint32_t hash_fields(int model, const int *fields, int count)
 {
-    uint32_t h = (uint32_t)(model + 1) * 0x3C6EF372u;
-    for (int i = 0; i < count; i++) {
-        h = (h ^ (uint32_t)fields[i]) * 0x9E3779B1u;
-        h ^= h >> 15;
-    }
-    return h;
+    uint32_t packed = 0;
+    for (int i = 0; i < count; i++) packed = (packed << 6) | (uint32_t)fields[i];
+    uint32_t h = (packed + (uint32_t)(model + 1) * 0x3C6EF372u) * 0x9E3779B1u;
+    h ^= h >> 15;
+    h *= 0x85EBCA6Bu;
+    return h ^ (h >> 13);
 }
+
+/* Bins 0..4 (bb 0, 2, 4, 6..9) of a context share one group of 8 slots (32 bytes, one cache line):
+ * most pixels code only bins 0..2, so a pixel reads one line per model instead of one per bit. */
+#define GROUP 8
+static const uint8_t group_index[10] = {0, 0, 1, 0, 2, 0, 3, 4, 5, 6};  /* by bb; odd bb < 6 never occur */
 
 static uint32_t slot_of(uint32_t base, int bb)
 {
+    if (bb < 10)
+        return ((base >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1)) + group_index[bb];
     uint32_t h = (base + (uint32_t)bb) * 0x85EBCA6Bu;
     h ^= h >> 13;
     return h >> (32 - TABLE_BITS);
@@ -150,10 +161,10 @@ static uint32_t slot_of(uint32_t base, int bb)
 /* Per-pixel features, all computed from what a decoder already has. */
 typedef struct {
     int pred, kind, gp, gx, gy, nonecnt, pnone;
-    int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq, sgx, sgy, lv, ageq, last;
+    int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq, sgx, sgy, lv, ageq, last, hist;
     uint32_t base[MODELS];  /* each model's context hash before the bin is added */
     int mixer_base, mixer2_base;
-    int apm_base[APMS];
+    int apm_base;
 } Features;
 
 static void context_hashes(Features *f)
@@ -169,14 +180,13 @@ static void context_hashes(Features *f)
         {clampc(f->dW, 4), clampc(f->dN, 4), f->pnone, 0, 0},
         {clampc(f->sgx, 3), clampc(f->sgy, 3), f->kind, clampc(f->dW, 2), clampc(f->dN, 2)},
         {clampc(f->lv, 8), clampc(f->rp, 1), f->vq, f->kind, 0},
-        {f->ageq, clampc(f->last, 2), clampc(f->rW, 1), clampc(f->rN, 1), f->kind},
+        {f->hist, clampc(f->last, 2), clampc(f->rW, 1), clampc(f->rN, 1), f->kind},
     };
     static const int field_count[MODELS] = {5, 5, 3, 4, 3, 5, 4, 5};
     for (int i = 0; i < MODELS; i++) f->base[i] = hash_fields(i, fields[i], field_count[i]);
     f->mixer_base = clampc(f->mr, 3) * 3 + f->kind;
     f->mixer2_base = f->ageq * 5 + f->vmq;
-    f->apm_base[0] = f->kind * 16 + clampc(f->rW, 1) * 4 + clampc(f->rN, 1);
-    f->apm_base[1] = (f->vq < 3 ? f->vq : 3) * 12 + clampc(f->rp, 1) * 3 + (f->nonecnt + f->pnone > 0) + (f->nonecnt + f->pnone > 2);
+    f->apm_base = f->kind * 16 + clampc(f->rW, 1) * 4 + clampc(f->rN, 1);
 }
 
 static int valid(int v) { return v >= 0 && v != NO_READING; }
@@ -244,6 +254,9 @@ static void features(const Model *m, const uint8_t *cur, int x, int y, Features 
         int a = m->age[i];
         f->ageq = a < 4 ? a : (a < 8 ? 4 : (a < 16 ? 5 : (a < 32 ? 6 : 7)));
         f->last = m->last_change[i];
+        /* Which of the last five frames changed it (flicker's pattern), or, when none did, its age. */
+        int hb = m->changes[i] & 0x1F;
+        f->hist = hb ? hb : 32 + f->ageq;
     }
     /* The neighbours' change, as LOCO-I's median predictor would guess it. */
     if (f->rW != SENTINEL && f->rN != SENTINEL && f->rNW != SENTINEL)
@@ -273,7 +286,7 @@ typedef struct {
     uint32_t slot[MODELS];
     int input[INPUTS];
     int set;
-    int apm_slot[APMS];
+    int apm_slot;
     int set2;
     int mix, mix2;  /* each mixer's own probability, which trains it */
     int p;
@@ -298,18 +311,15 @@ static void predict(const Model *m, const Features *f, int bin, int sign, Predic
     int d1 = (int)(dot >> 16), d2 = (int)(dot2 >> 16);
     d1 = d1 < -2047 ? -2047 : (d1 > 2047 ? 2047 : d1);
     d2 = d2 < -2047 ? -2047 : (d2 > 2047 ? 2047 : d2);
-    pr->mix = squash(d1);
-    pr->mix2 = squash(d2);
-    int p = squash((d1 + d2) >> 1);
+    pr->mix = squash_of[d1 + 2047];
+    pr->mix2 = squash_of[d2 + 2047];
+    int p = squash_of[((d1 + d2) >> 1) + 2047];
     p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
-    /* Secondary estimation: each APM maps the mixed probability, in its context, to a refined one. */
-    int st = stretch_table[p] + 2048, lo = st >> 7, w = st & 127, sum = 2 * p;
-    for (int a = 0; a < APMS; a++) {
-        const uint16_t *t = m->apm[a][bb * 48 + f->apm_base[a]];
-        sum += (t[lo] * (128 - w) + t[lo + 1] * w) >> 11;
-        pr->apm_slot[a] = (bb * 48 + f->apm_base[a]) * 33 + lo + (w >> 6);
-    }
-    p = sum >> 2;
+    /* Secondary estimation: the APM maps the mixed probability, in its context, to a refined one. */
+    int st = stretch_table[p] + 2048, lo = st >> 7, w = st & 127;
+    const uint16_t *t = m->apm[bb * 48 + f->apm_base];
+    p = (p + ((t[lo] * (128 - w) + t[lo + 1] * w) >> 11)) >> 1;
+    pr->apm_slot = (bb * 48 + f->apm_base) * 33 + lo + (w >> 6);
     pr->p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
 }
 
@@ -323,12 +333,11 @@ static void train(int32_t *w, const int *input, int err)
 
 static void update(Model *m, const Prediction *pr, int bit)
 {
-    for (int a = 0; a < APMS; a++) {
-        uint16_t *t = &m->apm[a][0][0] + pr->apm_slot[a];
-        *t = (uint16_t)(*t + ((((bit << 16) - bit) - *t) >> APM_RATE));
-    }
-    train(m->weight[pr->set], pr->input, ((bit << 12) - pr->mix) * MIXER_RATE);
-    train(m->weight2[pr->set2], pr->input, ((bit << 12) - pr->mix2) * MIXER_RATE);
+    uint16_t *a = &m->apm[0][0] + pr->apm_slot;
+    *a = (uint16_t)(*a + ((((bit << 16) - bit) - *a) >> APM_RATE));
+    int e1 = (bit << 12) - pr->mix, e2 = (bit << 12) - pr->mix2;
+    if (e1 > TRAIN_SKIP || e1 < -TRAIN_SKIP) train(m->weight[pr->set], pr->input, e1 * MIXER_RATE);
+    if (e2 > TRAIN_SKIP || e2 < -TRAIN_SKIP) train(m->weight2[pr->set2], pr->input, e2 * MIXER_RATE);
     for (int i = 0; i < MODELS; i++) {
         Slot *t = &m->slot[i][pr->slot[i]];
         int n = t->n, p = t->p;
@@ -472,6 +481,7 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
     }
     for (size_t k = 0; k < n; k++) {
         int v = cur[k], h = m->history[k];
+        m->changes[k] = (uint8_t)((m->changes[k] << 1) | (v != h));
         if (v == h) {
             if (m->age[k] < 255) m->age[k]++;
         } else {
@@ -518,6 +528,7 @@ static void coder_dealloc(ContextCoderObject *self)
         free(self->model->level);
         free(self->model->age);
         free(self->model->last_change);
+        free(self->model->changes);
         free(self->model);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -541,10 +552,11 @@ static int coder_init(ContextCoderObject *self, PyObject *args, PyObject *kwds)
     m->volatility = calloc((size_t)width * height, 1);
     m->level = malloc(sizeof(uint16_t) * (size_t)width * height);
     m->age = malloc((size_t)width * height);
+    m->changes = malloc((size_t)width * height);
     m->last_change = malloc((size_t)width * height);
-    if (!m->history || !m->residual || !m->volatility || !m->level || !m->age || !m->last_change) {
+    if (!m->history || !m->residual || !m->volatility || !m->level || !m->age || !m->last_change || !m->changes) {
         free(m->history); free(m->residual); free(m->volatility); free(m->level);
-        free(m->age); free(m->last_change); free(m);
+        free(m->age); free(m->last_change); free(m->changes); free(m);
         PyErr_NoMemory();
         return -1;
     }
@@ -751,9 +763,10 @@ __attribute__((export_name("cm_init"))) int cm_init(int width, int height)
     wasm_model.level = wasm_alloc(sizeof(uint16_t) * n);
     wasm_model.age = wasm_alloc(n);
     wasm_model.last_change = wasm_alloc(n);
+    wasm_model.changes = wasm_alloc(n);
     wasm_codes = wasm_alloc(n);
     wasm_input = NULL;
-    return wasm_model.history && wasm_model.residual && wasm_model.volatility && wasm_model.level && wasm_model.age && wasm_model.last_change && wasm_codes ? 0 : -1;
+    return wasm_model.history && wasm_model.residual && wasm_model.volatility && wasm_model.level && wasm_model.age && wasm_model.last_change && wasm_model.changes && wasm_codes ? 0 : -1;
 }
 
 /* Where the caller writes a payload of `bytes` bytes (NULL when out of memory). */
