@@ -1,8 +1,8 @@
 /* The classic codes' context-mixing coder (FORMAT.md, profile 5 "classic-cm"): keyframes and deltas.
  *
- * Compiled because every pixel's bits are predicted by eight adaptive context models mixed by a
- * small online-trained mixer, and each bit depends on the ones before it: a Python loop would
- * take about a second a frame.  client/ContextModel.js decodes the same bits; both follow
+ * Compiled because every pixel's bits are predicted by eight adaptive context models, mixed by two
+ * online-trained mixers and refined by an APM, and each bit depends on the ones before it: a
+ * Python loop would take about a second a frame.  client/ContextModel.js decodes the same bits; both follow
  * FORMAT.md's "classic-cm (id 5)" section, integer for integer.
  *
  * One source, two builds: a Python extension (setup.py), and, compiled with clang
@@ -36,6 +36,8 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define COUNT_LIMIT 250
 #define BIN_KINDS 32         /* bin id (0..15) * 2 + sign */
 #define MIXER_SETS (BIN_KINDS * 27)
+#define MIXER2_CONTEXTS 40   /* per bin kind: age class (8) x neighbourhood volatility class (5) */
+#define MIXER2_SETS (BIN_KINDS * MIXER2_CONTEXTS)
 #define INPUTS (MODELS + 1)
 #define WEIGHT_INIT 13107    /* 0.2 in 16.16 */
 #define BIAS_INPUT 256
@@ -43,11 +45,18 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define MIXER_RATE 2
 #define UNARY_BINS 20
 #define ESCAPE_BITS 8
+#define APM_CONTEXTS 1536    /* per bin kind: 48 contexts */
+#define TRAIN_SKIP 64        /* a mixer whose error is within this (of 4096) is not trained: saves time */
+#define APM_RATE 6
+#define LEVEL_NONE 0xFFFF
+#define LEVEL_JUMP 64        /* a change of 4 codes or more restarts the mean */
+#define LEVEL_RATE 3
 
 static int squash_table[33] = {
     1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
     2549, 2994, 3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094};
 static int16_t stretch_table[4096];
+static int16_t squash_of[4095];  /* squash(d) for d = -2047..2047, at d + 2047 */
 static int32_t reciprocal[COUNT_LIMIT + 1];
 
 static int squash(int d)
@@ -68,17 +77,29 @@ static void init_tables(void)
         pi = v + 1;
     }
     for (int j = pi; j < 4096; j++) stretch_table[j] = 2047;
+    for (int d = -2047; d <= 2047; d++) squash_of[d + 2047] = (int16_t)squash(d);
     for (int n = 0; n <= COUNT_LIMIT; n++) reciprocal[n] = 32768 / (2 * n + 3);
 }
 
+/* A context's adaptive probability and how often it was used, side by side: one cache line read. */
+typedef struct {
+    uint16_t p;
+    uint16_t n;
+} Slot;
+
 typedef struct {
     int width, height;
-    uint16_t prob[MODELS][TABLE_SIZE];
-    uint8_t count[MODELS][TABLE_SIZE];
+    Slot slot[MODELS][TABLE_SIZE];
     int32_t weight[MIXER_SETS][INPUTS];
+    int32_t weight2[MIXER2_SETS][INPUTS];
+    uint16_t apm[APM_CONTEXTS][33];
     uint8_t *history;       /* 3 frames: t-1, t-2, t-3 */
     int16_t *residual;      /* this frame's residuals against t-1, SENTINEL where unknown */
     uint8_t *volatility;
+    uint8_t *changes;       /* per pixel: did its code change, in each of the last 8 frames (bit 0: the latest) */
+    uint8_t *age;           /* per pixel: frames since its code last changed (capped at 255) */
+    int8_t *last_change;    /* per pixel: that change, clamped to -8..8 (0: none known) */
+    uint16_t *level;        /* per pixel: a slow mean of its codes x 16, LEVEL_NONE when unknown */
     int bad_code, bad_pixel;  /* a decoded code outside 0..254, and where: for the error message */
 } Model;
 
@@ -87,12 +108,22 @@ static void model_reset(Model *m)
 {
     size_t n = (size_t)m->width * m->height;
     for (int i = 0; i < MODELS; i++) {
-        for (int j = 0; j < TABLE_SIZE; j++) m->prob[i][j] = 32768;
-        memset(m->count[i], 0, TABLE_SIZE);
+        for (int j = 0; j < TABLE_SIZE; j++) {
+            m->slot[i][j].p = 32768;
+            m->slot[i][j].n = 0;
+        }
     }
     for (int s = 0; s < MIXER_SETS; s++)
         for (int i = 0; i < INPUTS; i++) m->weight[s][i] = WEIGHT_INIT;
+    for (int s = 0; s < MIXER2_SETS; s++)
+        for (int i = 0; i < INPUTS; i++) m->weight2[s][i] = WEIGHT_INIT;
+    for (int c = 0; c < APM_CONTEXTS; c++)
+        for (int j = 0; j < 33; j++) m->apm[c][j] = (uint16_t)(squash((j - 16) * 128) * 16);
     memset(m->volatility, 0, n);
+    for (size_t k = 0; k < n; k++) m->level[k] = LEVEL_NONE;
+    memset(m->age, 0, n);
+    memset(m->changes, 0, n);
+    memset(m->last_change, 0, n);
     memset(m->history, NO_READING, 3 * n);
 }
 
@@ -102,18 +133,26 @@ static int clampc(int x, int k)
     return (x < -k ? -k : (x > k ? k : x)) + k;
 }
 
+/* The fields (each 0..63) packed 6 bits apiece, then one mixing step: a hash a pixel, not a field. */
 static uint32_t hash_fields(int model, const int *fields, int count)
 {
-    uint32_t h = (uint32_t)(model + 1) * 0x3C6EF372u;
-    for (int i = 0; i < count; i++) {
-        h = (h ^ (uint32_t)fields[i]) * 0x9E3779B1u;
-        h ^= h >> 15;
-    }
-    return h;
+    uint32_t packed = 0;
+    for (int i = 0; i < count; i++) packed = (packed << 6) | (uint32_t)fields[i];
+    uint32_t h = (packed + (uint32_t)(model + 1) * 0x3C6EF372u) * 0x9E3779B1u;
+    h ^= h >> 15;
+    h *= 0x85EBCA6Bu;
+    return h ^ (h >> 13);
 }
+
+/* Bins 0..4 (bb 0, 2, 4, 6..9) of a context share one group of 8 slots (32 bytes, one cache line):
+ * most pixels code only bins 0..2, so a pixel reads one line per model instead of one per bit. */
+#define GROUP 8
+static const uint8_t group_index[10] = {0, 0, 1, 0, 2, 0, 3, 4, 5, 6};  /* by bb; odd bb < 6 never occur */
 
 static uint32_t slot_of(uint32_t base, int bb)
 {
+    if (bb < 10)
+        return ((base >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1)) + group_index[bb];
     uint32_t h = (base + (uint32_t)bb) * 0x85EBCA6Bu;
     h ^= h >> 13;
     return h >> (32 - TABLE_BITS);
@@ -122,9 +161,10 @@ static uint32_t slot_of(uint32_t base, int bb)
 /* Per-pixel features, all computed from what a decoder already has. */
 typedef struct {
     int pred, kind, gp, gx, gy, nonecnt, pnone;
-    int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq, sgx, sgy;
+    int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq, sgx, sgy, lv, ageq, last, hist;
     uint32_t base[MODELS];  /* each model's context hash before the bin is added */
-    int mixer_base;
+    int mixer_base, mixer2_base;
+    int apm_base;
 } Features;
 
 static void context_hashes(Features *f)
@@ -138,13 +178,15 @@ static void context_hashes(Features *f)
         {gp, clampc(f->rp, 2), f->kind, 0, 0},
         {clampc(f->gx, 4), clampc(f->gy, 4), clampc(f->mr, 3), f->kind, 0},
         {clampc(f->dW, 4), clampc(f->dN, 4), f->pnone, 0, 0},
-        {clampc(f->rp, 2), clampc(f->rpp, 2), clampc(f->mr, 3), 0, 0},
-        {f->vq, f->vmq, clampc(f->rW, 1), clampc(f->rN, 1), 0},
         {clampc(f->sgx, 3), clampc(f->sgy, 3), f->kind, clampc(f->dW, 2), clampc(f->dN, 2)},
+        {clampc(f->lv, 8), clampc(f->rp, 1), f->vq, f->kind, 0},
+        {f->hist, clampc(f->last, 2), clampc(f->rW, 1), clampc(f->rN, 1), f->kind},
     };
-    static const int field_count[MODELS] = {5, 5, 3, 4, 3, 3, 4, 5};
+    static const int field_count[MODELS] = {5, 5, 3, 4, 3, 5, 4, 5};
     for (int i = 0; i < MODELS; i++) f->base[i] = hash_fields(i, fields[i], field_count[i]);
     f->mixer_base = clampc(f->mr, 3) * 3 + f->kind;
+    f->mixer2_base = f->ageq * 5 + f->vmq;
+    f->apm_base = f->kind * 16 + clampc(f->rW, 1) * 4 + clampc(f->rN, 1);
 }
 
 static int valid(int v) { return v >= 0 && v != NO_READING; }
@@ -205,6 +247,17 @@ static void features(const Model *m, const uint8_t *cur, int x, int y, Features 
         f->vmq = vm == 0 ? 0 : (vm < 8 ? 1 : (vm < 16 ? 2 : (vm < 32 ? 3 : 4)));
     }
     f->gp = abs(f->gx) + abs(f->gy);
+    {   /* Where the code sits against its slow mean (which way sensor flicker goes next), how long
+         * it has held, and its last change. |level - 16 P| < LEVEL_JUMP, so lv is -16..15. */
+        int L = m->level[i];
+        f->lv = (P != NO_READING && L != LEVEL_NONE) ? (L - 16 * P) >> 2 : SENTINEL;
+        int a = m->age[i];
+        f->ageq = a < 4 ? a : (a < 8 ? 4 : (a < 16 ? 5 : (a < 32 ? 6 : 7)));
+        f->last = m->last_change[i];
+        /* Which of the last five frames changed it (flicker's pattern), or, when none did, its age. */
+        int hb = m->changes[i] & 0x1F;
+        f->hist = hb ? hb : 32 + f->ageq;
+    }
     /* The neighbours' change, as LOCO-I's median predictor would guess it. */
     if (f->rW != SENTINEL && f->rN != SENTINEL && f->rNW != SENTINEL)
         f->mr = med3(f->rW, f->rN, f->rW + f->rN - f->rNW);
@@ -233,6 +286,9 @@ typedef struct {
     uint32_t slot[MODELS];
     int input[INPUTS];
     int set;
+    int apm_slot;
+    int set2;
+    int mix, mix2;  /* each mixer's own probability, which trains it */
     int p;
 } Prediction;
 
@@ -243,29 +299,51 @@ static void predict(const Model *m, const Features *f, int bin, int sign, Predic
     pr->set = bb * 27 + f->mixer_base;
     for (int i = 0; i < MODELS; i++) {
         pr->slot[i] = slot_of(f->base[i], bb);
-        pr->input[i] = stretch_table[m->prob[i][pr->slot[i]] >> 4];
+        pr->input[i] = stretch_table[m->slot[i][pr->slot[i]].p >> 4];
     }
     pr->input[INPUTS - 1] = BIAS_INPUT;
-    for (int i = 0; i < INPUTS; i++) dot += (int64_t)m->weight[pr->set][i] * pr->input[i];
-    int p = squash((int)(dot >> 16));
+    int64_t dot2 = 0;
+    pr->set2 = bb * MIXER2_CONTEXTS + f->mixer2_base;
+    for (int i = 0; i < INPUTS; i++) {
+        dot += (int64_t)m->weight[pr->set][i] * pr->input[i];
+        dot2 += (int64_t)m->weight2[pr->set2][i] * pr->input[i];
+    }
+    int d1 = (int)(dot >> 16), d2 = (int)(dot2 >> 16);
+    d1 = d1 < -2047 ? -2047 : (d1 > 2047 ? 2047 : d1);
+    d2 = d2 < -2047 ? -2047 : (d2 > 2047 ? 2047 : d2);
+    pr->mix = squash_of[d1 + 2047];
+    pr->mix2 = squash_of[d2 + 2047];
+    int p = squash_of[((d1 + d2) >> 1) + 2047];
+    p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
+    /* Secondary estimation: the APM maps the mixed probability, in its context, to a refined one. */
+    int st = stretch_table[p] + 2048, lo = st >> 7, w = st & 127;
+    const uint16_t *t = m->apm[bb * 48 + f->apm_base];
+    p = (p + ((t[lo] * (128 - w) + t[lo + 1] * w) >> 11)) >> 1;
+    pr->apm_slot = (bb * 48 + f->apm_base) * 33 + lo + (w >> 6);
     pr->p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
+}
+
+static void train(int32_t *w, const int *input, int err)
+{
+    for (int i = 0; i < INPUTS; i++) {
+        int v = w[i] + ((input[i] * err) >> 12);
+        w[i] = v > WEIGHT_LIMIT ? WEIGHT_LIMIT : (v < -WEIGHT_LIMIT ? -WEIGHT_LIMIT : v);
+    }
 }
 
 static void update(Model *m, const Prediction *pr, int bit)
 {
-    int err = ((bit << 12) - pr->p) * MIXER_RATE;
-    int32_t *w = m->weight[pr->set];
-    for (int i = 0; i < INPUTS; i++) {
-        int v = w[i] + ((pr->input[i] * err) >> 12);
-        w[i] = v > WEIGHT_LIMIT ? WEIGHT_LIMIT : (v < -WEIGHT_LIMIT ? -WEIGHT_LIMIT : v);
-    }
+    uint16_t *a = &m->apm[0][0] + pr->apm_slot;
+    *a = (uint16_t)(*a + ((((bit << 16) - bit) - *a) >> APM_RATE));
+    int e1 = (bit << 12) - pr->mix, e2 = (bit << 12) - pr->mix2;
+    if (e1 > TRAIN_SKIP || e1 < -TRAIN_SKIP) train(m->weight[pr->set], pr->input, e1 * MIXER_RATE);
+    if (e2 > TRAIN_SKIP || e2 < -TRAIN_SKIP) train(m->weight2[pr->set2], pr->input, e2 * MIXER_RATE);
     for (int i = 0; i < MODELS; i++) {
-        uint32_t s = pr->slot[i];
-        int n = m->count[i][s];
-        int p = m->prob[i][s];
+        Slot *t = &m->slot[i][pr->slot[i]];
+        int n = t->n, p = t->p;
         p += (((bit << 16) - bit - p) * reciprocal[n]) >> 14;
-        m->prob[i][s] = (uint16_t)p;
-        if (n < COUNT_LIMIT) m->count[i][s] = (uint8_t)(n + 1);
+        t->p = (uint16_t)p;
+        if (n < COUNT_LIMIT) t->n = (uint16_t)(n + 1);
     }
 }
 
@@ -401,6 +479,23 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
         int v = m->volatility[k];
         m->volatility[k] = (uint8_t)(v - (v >> 3) + (cur[k] != m->history[k] ? 8 : 0));
     }
+    for (size_t k = 0; k < n; k++) {
+        int v = cur[k], h = m->history[k];
+        m->changes[k] = (uint8_t)((m->changes[k] << 1) | (v != h));
+        if (v == h) {
+            if (m->age[k] < 255) m->age[k]++;
+        } else {
+            int d = (v == NO_READING || h == NO_READING) ? 0 : v - h;
+            m->age[k] = 0;
+            m->last_change[k] = (int8_t)(d < -8 ? -8 : (d > 8 ? 8 : d));
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        int v = cur[k], L = m->level[k];
+        if (v == NO_READING) m->level[k] = LEVEL_NONE;
+        else if (L == LEVEL_NONE || abs(16 * v - L) >= LEVEL_JUMP) m->level[k] = (uint16_t)(16 * v);
+        else m->level[k] = (uint16_t)(L + ((16 * v - L) >> LEVEL_RATE));
+    }
     /* Shift history: t-3 <- t-2 <- t-1 <- this frame. */
     memmove(m->history + n, m->history, 2 * n);
     memcpy(m->history, cur, n);
@@ -429,6 +524,11 @@ static void coder_dealloc(ContextCoderObject *self)
     if (self->model) {
         free(self->model->history);
         free(self->model->residual);
+        free(self->model->volatility);
+        free(self->model->level);
+        free(self->model->age);
+        free(self->model->last_change);
+        free(self->model->changes);
         free(self->model);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -450,8 +550,13 @@ static int coder_init(ContextCoderObject *self, PyObject *args, PyObject *kwds)
     m->history = malloc((size_t)3 * width * height);
     m->residual = malloc(sizeof(int16_t) * (size_t)width * height);
     m->volatility = calloc((size_t)width * height, 1);
-    if (!m->history || !m->residual) {
-        free(m->history); free(m->residual); free(m);
+    m->level = malloc(sizeof(uint16_t) * (size_t)width * height);
+    m->age = malloc((size_t)width * height);
+    m->changes = malloc((size_t)width * height);
+    m->last_change = malloc((size_t)width * height);
+    if (!m->history || !m->residual || !m->volatility || !m->level || !m->age || !m->last_change || !m->changes) {
+        free(m->history); free(m->residual); free(m->volatility); free(m->level);
+        free(m->age); free(m->last_change); free(m->changes); free(m);
         PyErr_NoMemory();
         return -1;
     }
@@ -655,9 +760,13 @@ __attribute__((export_name("cm_init"))) int cm_init(int width, int height)
     wasm_model.history = wasm_alloc(3 * n);
     wasm_model.residual = wasm_alloc(sizeof(int16_t) * n);
     wasm_model.volatility = wasm_alloc(n);
+    wasm_model.level = wasm_alloc(sizeof(uint16_t) * n);
+    wasm_model.age = wasm_alloc(n);
+    wasm_model.last_change = wasm_alloc(n);
+    wasm_model.changes = wasm_alloc(n);
     wasm_codes = wasm_alloc(n);
     wasm_input = NULL;
-    return wasm_model.history && wasm_model.residual && wasm_model.volatility && wasm_codes ? 0 : -1;
+    return wasm_model.history && wasm_model.residual && wasm_model.volatility && wasm_model.level && wasm_model.age && wasm_model.last_change && wasm_model.changes && wasm_codes ? 0 : -1;
 }
 
 /* Where the caller writes a payload of `bytes` bytes (NULL when out of memory). */
