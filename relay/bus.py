@@ -34,6 +34,8 @@ from twisted.logger import Logger
 
 from depthcam.broadcast.channel import Channel
 from depthcam.codec.errors import FrameFormatError
+from depthcam.codec.header import parse_header
+from depthcam.relay.buslag import BusLag
 from depthcam.relay.registry import RelayStream, StreamRegistry
 
 FRAME_CHANNEL_PREFIX = "depthcam:frames:"
@@ -53,6 +55,7 @@ class BusStream(RelayStream):
         self.remote_viewers = {}  # relay id -> (viewer count, clock seconds heard)
         self._told = None  # the viewer count this relay's source heard last
         super().__init__(name, clock, **budget)
+        self.bus_lag = BusLag(self.fanout.max_lag_s, link.clock)
 
     def publish_message(self, message):
         """A frame from this relay's own source: fan it out here, and publish it unchanged."""
@@ -61,13 +64,21 @@ class BusStream(RelayStream):
         return accepted
 
     def publish_from_bus(self, message):
-        """A frame another relay published; ignored while a source of this relay holds the stream."""
+        """A frame another relay published; ignored while a source of this relay holds the stream,
+        and skipped while the stream is over its time budget (``buslag``)."""
         if self.publisher is not None:
             return
         try:
-            Channel.publish_message(self, message)
+            header, _ = parse_header(message)
         except FrameFormatError:
-            pass  # counted in frames_rejected; the sending relay checked it, so it is rare
+            self.frames_rejected += 1  # the sending relay checked it, so it is rare
+            return
+        if self.bus_lag.admit(header):
+            Channel.publish(self, header, message)
+
+    def reset(self):
+        super().reset()
+        self.bus_lag.reset()
 
     def remote_viewer_count(self, now, expiry_s):
         return sum(count for count, heard in self.remote_viewers.values() if now - heard <= expiry_s)
@@ -237,6 +248,9 @@ class BusLink:
             "frames_published": self.frames_published,
             "frames_unsent": self.frames_unsent,
             "frames_received": self.frames_received,
+            # Frames dropped because a bus-fed stream was over its time budget (buslag.py).
+            "frames_skipped_late": sum(stream.bus_lag.frames_skipped
+                                       for stream in self.registry.streams.values()),
             "connects": self.connects,
             "disconnects": self.disconnects,
             "sources_superseded": self.sources_superseded,

@@ -4,6 +4,7 @@ import time
 
 import pytest
 import pytest_twisted
+from twisted.internet import reactor, task
 
 from tests.e2e.conftest import SOURCE_CONNECTED, relay_stats
 from tests.e2e.scaling import (
@@ -138,6 +139,46 @@ def small_buffer_redis(tmp_path):
     server.start()
     yield server
     server.kill()
+
+
+# How long relay B stops in the late-reader test: a backlog far past the 1 s budget, far below
+# what Redis holds for a subscriber before dropping it.
+STALL_S = 4.0
+# The budget is 1 s; a frame forwarded after the stall may also have waited this long for a
+# loaded machine to run relay B (a frame of the backlog would be up to STALL_S old).
+LOADED_MARGIN_S = 1.0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_relay_that_read_the_bus_late_skips_the_backlog(programs, redis, trackers):
+    """Relay B stops for a few seconds while Redis keeps its frames: running again, it drops the
+    backlog instead of sending its viewer seconds of stale frames, and goes on from a keyframe
+    within its --max-lag; every frame decodes and nothing after that keyframe is lost."""
+    relay_a = bus_relay(programs, redis)
+    relay_b = bus_relay(programs, redis, "--max-lag", "1")
+    push_source(programs, relay_a.port)
+    on_b = await trackers(relay_b.port).viewer("default")
+    await on_b.wait_for_frames(30)
+
+    pause(relay_b)
+    try:
+        await task.deferLater(reactor, STALL_S, lambda: None)
+    finally:
+        resumed_wall_s = time.time()
+        resume(relay_b)
+    resumed_at = len(on_b.frames)
+    await on_b.wait_for_frames(resumed_at + FLOWING_FRAMES)
+
+    stats = await eventually(lambda: bus_stats(relay_b.port), "relay B's /stats")
+    assert stats["connects"] == 1  # Redis kept it: the backlog did reach relay B
+    assert stats["frames_skipped_late"] > 0
+    after = on_b.frames[resumed_at:]
+    assert after[0].header.is_keyframe
+    oldest_s = min(frame.header.capture_time_us for frame in after) / 1e6
+    assert resumed_wall_s - oldest_s <= 1.0 + LOADED_MARGIN_S, "relay B forwarded stale frames"
+    sequences = [frame.header.sequence for frame in after]
+    assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
+    assert_decodable_with_gaps_at_keyframes(on_b)
 
 
 @pytest_twisted.ensureDeferred
