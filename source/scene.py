@@ -300,67 +300,58 @@ def visitor_pose(t):
     return parts
 
 
-def _sphere_distance(along, centre_sq, radius_m):
-    """Distance along unit rays from the camera to a sphere (inf where they miss).
+def _dot(rays, point):
+    """Each ray's dot product with ``point``; rays are (x per column, y per row, z = 1)."""
+    ray_x, ray_y = rays[:2]
+    return ray_x * point[0] + (ray_y * point[1] + point[2])
+
+
+def _sphere_depth(rays, along, centre_sq, radius_m):
+    """Depth of a sphere's near side along ``rays`` (inf where they miss).
 
     ``along`` is each ray's dot product with the centre, ``centre_sq`` the centre's squared
     distance from the camera (a number, or one per ray).
     """
-    discriminant = along * along - (centre_sq - np.float32(radius_m * radius_m))
+    ray_sq = rays[2]
+    discriminant = along * along - ray_sq * (centre_sq - np.float32(radius_m * radius_m))
     hit = (discriminant >= 0) & (along > 0)
-    return np.where(hit, along - np.sqrt(np.maximum(discriminant, 0)), np.float32(np.inf))
+    return np.where(hit, (along - np.sqrt(np.maximum(discriminant, 0))) / ray_sq, np.float32(np.inf))
 
 
-def _capsule_distance(rays, capsule):
-    """Distance along unit ``rays`` from the camera to a capsule (inf where they miss).
+def _capsule_depth(rays, capsule):
+    """Depth of a capsule's near side along ``rays`` (inf where they miss).
 
-    Quilez's capsule intersection: the capsule lies inside the infinite cylinder round its axis,
-    so where a ray enters that cylinder between the ends, that is where it enters the capsule;
-    elsewhere it can only enter through the end sphere on the side of the axis it met the
+    ``rays`` are the pixels' rays with a forward component of 1, given as their x per column,
+    their y per row and their squared length per pixel; a point ``depth`` along one is at that
+    depth. Quilez's capsule intersection: the capsule lies inside the infinite cylinder round its
+    axis, so where a ray enters that cylinder between the ends, that is where it enters the
+    capsule; elsewhere it can only enter through the end sphere on the side of the axis it met the
     cylinder, and one sphere test per pixel (with that end as centre) settles it.
     """
     start, end, radius_m = capsule.start, capsule.end, capsule.radius_m
     axis = end - start
     axis_sq = float(axis @ axis)
-    ray_x, ray_y, ray_z = rays
-    start_dot_ray = ray_x * start[0] + ray_y * start[1] + ray_z * start[2]
+    start_dot_ray = _dot(rays, start)
     if axis_sq == 0.0:
-        return _sphere_distance(start_dot_ray, float(start @ start), radius_m)
+        return _sphere_depth(rays, start_dot_ray, float(start @ start), radius_m)
     # The rays start at the camera (the origin), so every "origin - start" term is -start.
-    axis_dot_ray = ray_x * axis[0] + ray_y * axis[1] + ray_z * axis[2]
+    axis_dot_ray = _dot(rays, axis)
     axis_dot_start = float(axis @ start)
-    a = axis_sq - axis_dot_ray * axis_dot_ray
+    a = np.float32(axis_sq) * rays[2] - axis_dot_ray * axis_dot_ray
     b = axis_dot_start * axis_dot_ray - axis_sq * start_dot_ray
     c = np.float32(axis_sq * (start @ start) - axis_dot_start**2 - radius_m**2 * axis_sq)
     discriminant = b * b - a * c
     with np.errstate(divide="ignore", invalid="ignore"):
-        side = (-b - np.sqrt(np.maximum(discriminant, 0))) / a
-        along_axis = side * axis_dot_ray - axis_dot_start
+        depth = (-b - np.sqrt(np.maximum(discriminant, 0))) / a
+        along_axis = depth * axis_dot_ray - axis_dot_start
         # Rays (nearly) parallel to the axis leave along_axis undefined; they enter through the
         # end they travel towards first.
         at_end = np.where(a > 0, along_axis > 0, axis_dot_ray < 0)
-    body = (discriminant >= 0) & (a > 0) & (side > 0) & (along_axis > 0) & (along_axis < axis_sq)
+    body = (discriminant >= 0) & (a > 0) & (depth > 0) & (along_axis > 0) & (along_axis < axis_sq)
     # Towards the end sphere's centre: start's term plus the axis's.
     cap_along = start_dot_ray + at_end * axis_dot_ray
     cap_centre_sq = np.where(at_end, np.float32(end @ end), np.float32(start @ start))
-    cap = _sphere_distance(cap_along, cap_centre_sq, radius_m)
-    return np.where(body, side, cap)
-    np.minimum(distance, _sphere_distance(rays, end, radius_m), out=distance)
-    ray_x, ray_y, ray_z = rays
-    # The rays start at the camera (the origin), so every "origin - start" term is -start.
-    axis_dot_ray = ray_x * axis[0] + ray_y * axis[1] + ray_z * axis[2]
-    start_dot_ray = ray_x * start[0] + ray_y * start[1] + ray_z * start[2]
-    axis_dot_start = float(axis @ start)
-    a = axis_sq - axis_dot_ray * axis_dot_ray
-    b = axis_dot_start * axis_dot_ray - axis_sq * start_dot_ray
-    c = np.float32(axis_sq * (start @ start) - axis_dot_start**2 - radius_m**2 * axis_sq)
-    discriminant = b * b - a * c
-    with np.errstate(divide="ignore", invalid="ignore"):
-        side = (-b - np.sqrt(np.maximum(discriminant, 0))) / a
-    along_axis = side * axis_dot_ray - axis_dot_start
-    hit = (discriminant >= 0) & (a > 0) & (side > 0) & (along_axis > 0) & (along_axis < axis_sq)
-    np.minimum(distance, np.where(hit, side, np.float32(np.inf)), out=distance)
-    return distance
+    return np.where(body, depth, _sphere_depth(rays, cap_along, cap_centre_sq, radius_m))
 
 
 def _shadow(depth_m, columns, tail_min_px=None):
@@ -411,8 +402,11 @@ class SyntheticScene:
         ray_x = (self._columns - CENTRE_X_PX) / FOCAL_X_PX
         ray_y = (np.arange(rows, dtype=np.float32) - CENTRE_Y_PX) / FOCAL_Y_PX
         rays = np.stack(np.broadcast_arrays(ray_x[None, :], ray_y[:, None], np.float32(1.0)))
-        norm = np.sqrt((rays * rays).sum(axis=0))
-        self._unit_rays = (rays / norm).astype(np.float32)
+        # The same rays for the figures, kept as their parts: x per column, y per row, and the
+        # squared length per pixel.
+        self._ray_x = ray_x[None, :]
+        self._ray_y = ray_y[:, None]
+        self._ray_sq = (rays * rays).sum(axis=0)
         static_depth_m, self._static_dark = self._render_room(rays.astype(np.float64))
         self._static_depth_m = static_depth_m.astype(np.float32)
         shadow, self._static_right_min_px = _shadow(self._static_depth_m, self._columns)
@@ -542,9 +536,9 @@ class SyntheticScene:
 
         depth_m = self._static_depth_m[row0:row1, col0:col1].copy()
         for capsule, (r0, r1, c0, c1, _) in parts:
-            rays = self._unit_rays[:, r0:r1, c0:c1]
+            rays = (self._ray_x[:, c0:c1], self._ray_y[r0:r1], self._ray_sq[r0:r1, c0:c1])
             region = depth_m[r0 - row0:r1 - row0, c0 - col0:c1 - col0]
-            np.minimum(region, _capsule_distance(rays, capsule) * rays[2], out=region)
+            np.minimum(region, _capsule_depth(rays, capsule), out=region)
         tail_min_px = (
             self._static_right_min_px[row0:row1, col1] if col1 < self.shape[1] else None
         )
