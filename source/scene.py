@@ -315,7 +315,8 @@ def _sphere_depth(rays, along, centre_sq, radius_m):
     ray_sq = rays[2]
     discriminant = along * along - ray_sq * (centre_sq - np.float32(radius_m * radius_m))
     hit = (discriminant >= 0) & (along > 0)
-    return np.where(hit, (along - np.sqrt(np.maximum(discriminant, 0))) / ray_sq, np.float32(np.inf))
+    depth = (along - np.sqrt(np.maximum(discriminant, 0))) / ray_sq
+    return np.where(hit, depth, np.float32(np.inf))
 
 
 def _capsule_depth(rays, capsule):
