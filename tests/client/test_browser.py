@@ -213,7 +213,8 @@ def test_ws_parameter_picks_the_server(browser, source):
 
 
 # Each profile's frame size, and the fewest points the built-in scene shows in it (the room fills
-# most of the frame: classic shows about 19 000 of 19 200, fine about 76 000, lossless about 302 000).
+# most of the frame: classic shows about 18 600 of 19 200, fine about 74 000, lossless about
+# 295 000; about 16 000, 64 000 and 252 000 while the visitor stands close and its shadows widen).
 PROFILE_FRAMES = {
     "classic": ((160, 120), 10_000),
     "classic-lzma": ((160, 120), 10_000),

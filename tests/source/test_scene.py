@@ -6,7 +6,7 @@ from twisted.internet import task
 
 from depthcam.codec import ClassicEncoder, DepthUnits, StreamDecoder
 from depthcam.codec.frame import SENSOR_SHAPE
-from depthcam.codec.units import RAW_NO_READING, raw_to_mm
+from depthcam.codec.units import RAW_NO_READING, mm_to_raw, raw_to_mm
 from depthcam.source.frames import FrameSource
 from depthcam.source.scene import (
     CAMERA_HEIGHT_M,
@@ -14,9 +14,13 @@ from depthcam.source.scene import (
     CENTRE_Y_PX,
     FOCAL_Y_PX,
     LOOP_PERIOD_S,
+    MIN_RANGE_MM,
+    NO_READING_RIGHT_COLUMNS,
     SCENE_FPS,
+    VISIT_PERIOD_S,
     SceneSource,
     SyntheticScene,
+    visitor_pose,
 )
 
 # Raw disparity steps bigger than this are a surface moving, not the sensor's ±1 noise.
@@ -138,3 +142,64 @@ def test_scene_frames_encode_and_decode(scene):
         clock.advance(1 / SCENE_FPS)
     assert decoded.codes.shape == (120, 160)
     assert np.mean(decoded.codes == 255) < 0.1
+
+
+def visit_times():
+    """Scene times, a quarter second apart, over one whole visit cycle."""
+    return np.arange(0.0, VISIT_PERIOD_S, 0.25)
+
+
+def test_visitor_comes_close_and_fills_much_of_the_view(scene):
+    """For seconds of each cycle a third of the view is nearer than 1 m (a person at a desk)."""
+    near_shares = []
+    for t in visit_times():
+        mm = raw_to_mm(scene.render(t))
+        near_shares.append(np.mean((mm > 0) & (mm < 1000)))
+    close_s = 0.25 * np.sum(np.array(near_shares) > 1 / 3)
+    assert close_s >= 2.0
+    # ... and the rest of the cycle is the walker's room alone.
+    assert min(near_shares) == 0
+
+
+def test_nothing_reads_nearer_than_the_minimum_range(scene):
+    """The visitor's hand comes nearer than the sensor's minimum range, and reads nothing there."""
+    camera_z_m = []
+    for t in visit_times():
+        for part in visitor_pose(t):
+            for end in (part.start, part.end):
+                camera_z_m.append(scene._to_camera(end)[2] - part.radius_m)
+        raw = scene.render(t)
+        read = raw != RAW_NO_READING
+        assert np.all(raw[read] >= mm_to_raw(MIN_RANGE_MM)), f"too near a reading at t={t}"
+    assert min(camera_z_m) < MIN_RANGE_MM / 1000
+
+
+def test_close_visitor_moves_fast(scene):
+    """Frames 1/30 s apart while the visitor is close differ by more than noise in many pixels."""
+    moved = []
+    for t in visit_times():
+        now, next_frame = scene.render(t), scene.render(t + 1 / SCENE_FPS)
+        both_read = (now != RAW_NO_READING) & (next_frame != RAW_NO_READING)
+        step = np.abs(now.astype(np.int32) - next_frame.astype(np.int32))
+        moved.append(np.sum((step > MOVED_RAW_COUNTS) & both_read))
+    # The walker alone, 2.5 m away or more, never moves this much in one frame.
+    assert max(moved) > 10000
+
+
+def test_flicker_is_between_neighbouring_counts_and_varies_by_pixel(scene):
+    """Readings flicker by one count, some pixels in most frames and others hardly ever."""
+    frames = np.stack([scene.render(3.0 + k / SCENE_FPS) for k in range(9)]).astype(np.int32)
+    read = np.all(frames != RAW_NO_READING, axis=0)
+    steps = np.abs(np.diff(frames, axis=0))[:, read]
+    assert np.mean(steps >= 2) < 0.02
+    flicker_share = np.mean(steps == 1, axis=0)
+    assert 0.15 < flicker_share.mean() < 0.4
+    assert np.mean(flicker_share == 0) > 0.1
+    assert np.mean(flicker_share >= 0.5) > 0.1
+
+
+def test_rightmost_columns_read_nothing(scene):
+    """As on a Kinect v1, the rightmost columns never read, and the column before them does."""
+    raw = scene.render(1.0)
+    assert np.all(raw[:, -NO_READING_RIGHT_COLUMNS:] == RAW_NO_READING)
+    assert np.mean(raw[:, -NO_READING_RIGHT_COLUMNS - 1] != RAW_NO_READING) > 0.5
