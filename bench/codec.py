@@ -38,11 +38,12 @@ from depthcam.codec.reduction import BLOCK, nearest_surface, subsample
 from depthcam.codec.temporal import MedianOfThree
 from depthcam.codec.units import RAW_OFFSET_PER_M, RAW_SLOPE_PER_M, to_millimetres, to_raw_disparity
 from depthcam.source.recordings import read_recording_dir
-from depthcam.source.scene import SyntheticScene
+from depthcam.source.scene import VISIT_PERIOD_S, SyntheticScene
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FPS = 30
-SCENE_FRAMES = 180
+# One whole cycle of the scene: the walker alone, then the visitor who comes close.
+SCENE_FRAMES = round(VISIT_PERIOD_S * FPS)
 NEAR_BAND_MM = 2000  # the quantization table splits its error at this depth
 RAW_FRAME_BYTES = 640 * 480 * 2
 # Reference coders run on every Nth frame: LZMA takes ~0.3 s a full frame.
@@ -50,7 +51,7 @@ REFERENCE_STRIDE = 6
 
 
 def scene_frames(count=SCENE_FRAMES):
-    """The built-in scene's first ``count`` frames at 30 Hz."""
+    """The built-in scene's first ``count`` frames at 30 Hz (default: its whole cycle)."""
     scene = SyntheticScene()
     return [DepthFrame(scene.render(index / FPS), DepthUnits.RAW_DISPARITY, index / FPS)
             for index in range(count)]
