@@ -6,11 +6,11 @@ Encodes each recording (default: every one in ../shared/data/) with each profile
 the messages and client/ on a loopback port, and has each browser decode each stream in order,
 several rounds, timing each ``StreamDecoder.decode`` with performance.now(): Debian's Chromium
 headless (Playwright), Debian's firefox-esr headful on Xvfb (puppeteer-core, tests/client/firefox.py).
-The classic profile (classic-cm) is decoded twice: by the client as it is (the C coder compiled to
-WebAssembly, client/contextmodel.wasm) and, as the baseline in the same run, by the client with
-the pure-JavaScript ContextModel.js it replaced (read from git at ``JS_BASELINE_REV``, served
-under /baseline/). Prints one Markdown table per browser: median and p95 ms per frame, and the
-baseline's median over the WebAssembly one's. Compare on the same machine only.
+The classic profile (classic-cm) is decoded by the C coder compiled to WebAssembly
+(client/contextmodel.wasm). (Until the classic-cm model changed, the pure-JavaScript
+ContextModel.js it replaced ran beside it as a baseline; that model no longer decodes today's
+format, so the baseline is gone: its last figures are in README.) Prints one Markdown table per
+browser: median and p95 ms per frame. Compare on the same machine only.
 """
 
 import argparse
@@ -19,7 +19,6 @@ import http.server
 import os
 import statistics
 import struct
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -36,9 +35,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-# The last commit whose client/ContextModel.js is the pure-JavaScript classic-cm decoder.
-JS_BASELINE_REV = "0ea60ebe0cc2456d6ded190cb6d8b8d5d39e2fbe"
-BASELINE_PREFIX = "/baseline/"
 FRAMES_PER_STREAM = 60
 ROUNDS = 5  # each stream decoded this many times in order; the first round warms the JIT and is dropped
 PAGE = """<!doctype html><meta charset="utf-8"><script type="importmap">
@@ -46,8 +42,7 @@ PAGE = """<!doctype html><meta charset="utf-8"><script type="importmap">
              "zstddec": "/client/node_modules/zstddec/dist/zstddec.mjs"}}
 </script><script type="module">
 import { StreamDecoder } from '/client/decoder.js';
-import { StreamDecoder as BaselineDecoder } from '/baseline/decoder.js';
-window.measure = async ( [ name, rounds, baseline ] ) => {
+window.measure = async ( [ name, rounds ] ) => {
 	const data = new Uint8Array( await ( await fetch( `/messages/${name}` ) ).arrayBuffer() );
 	const messages = [];
 	for ( let offset = 0; offset < data.length; ) {
@@ -57,7 +52,7 @@ window.measure = async ( [ name, rounds, baseline ] ) => {
 	}
 	const times = [];
 	for ( let round = 0; round < rounds; round ++ ) {
-		const decoder = baseline ? new BaselineDecoder() : new StreamDecoder();
+		const decoder = new StreamDecoder();
 		for ( const message of messages ) {
 			const start = performance.now();
 			decoder.decode( message );
@@ -76,18 +71,13 @@ class BenchHandler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm"}
 
-    def __init__(self, *args, streams, baseline_model, **kwargs):
+    def __init__(self, *args, streams, **kwargs):
         self.streams = streams
-        self.baseline_model = baseline_model
         super().__init__(*args, directory=str(REPO), **kwargs)
 
     def do_GET(self):
         if self.path == "/bench.html":
             return self._send(PAGE.encode(), "text/html")
-        if self.path == BASELINE_PREFIX + "ContextModel.js":
-            return self._send(self.baseline_model, "text/javascript")
-        if self.path.startswith(BASELINE_PREFIX):  # the rest of the baseline client is today's
-            self.path = "/client/" + self.path[len(BASELINE_PREFIX):]
         if self.path.startswith("/messages/"):
             return self._send(self.streams[self.path.rsplit("/", 1)[1]], "application/octet-stream")
         return super().do_GET()
@@ -116,21 +106,15 @@ def encode_streams(folders):
 
 
 def measure_page(page, streams):
-    """Table rows for every stream on a page showing bench.html; classic also through the baseline."""
+    """Table rows for every stream on a page showing bench.html."""
     page.wait_for_function("window.ready === true")
     rows = []
     for name in streams:
         recording, profile = name.rsplit(".", 1)
-        runs = [False, True] if profile == "classic" else [False]
-        medians = {}
-        for baseline in runs:
-            times = sorted(page.evaluate("(args) => window.measure(args)", [name, ROUNDS, baseline]))
-            medians[baseline] = statistics.median(times)
-            label = f"{profile} (JS baseline)" if baseline else (f"{profile} (WebAssembly)" if profile == "classic" else profile)
-            rows.append([recording, label, f"{medians[baseline]:.2f}", f"{times[int(len(times) * 0.95)]:.2f}",
-                         str(len(times)), ""])
-        if True in medians:
-            rows[-1][-1] = f"{medians[True] / medians[False]:.2f}"
+        times = sorted(page.evaluate("(args) => window.measure(args)", [name, ROUNDS]))
+        label = f"{profile} (WebAssembly)" if profile == "classic" else profile
+        rows.append([recording, label, f"{statistics.median(times):.2f}",
+                     f"{times[int(len(times) * 0.95)]:.2f}", str(len(times))])
     return rows
 
 
@@ -174,18 +158,16 @@ def main(argv=None):
     unknown = set(browsers) - set(BROWSERS)
     if unknown:
         parser.error(f"unknown browser(s): {', '.join(sorted(unknown))}")
-    baseline_model = subprocess.run(["git", "-C", str(REPO), "show", f"{JS_BASELINE_REV}:client/ContextModel.js"],
-                                    check=True, capture_output=True).stdout
     streams = encode_streams(folders)
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(BenchHandler, streams=streams, baseline_model=baseline_model))
+        ("127.0.0.1", 0), functools.partial(BenchHandler, streams=streams))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         for browser in browsers:
             version, rows = BROWSERS[browser](f"http://127.0.0.1:{server.server_port}/bench.html", streams)
             print(f"\n### browser decode ({version}; {FRAMES_PER_STREAM} frames × {ROUNDS - 1} rounds)\n")
-            print("| recording | profile | median ms/frame | p95 ms/frame | decodes | JS baseline / WebAssembly |")
-            print("|---|---|---:|---:|---:|---:|")
+            print("| recording | profile | median ms/frame | p95 ms/frame | decodes |")
+            print("|---|---|---:|---:|---:|")
             for row in rows:
                 print("| " + " | ".join(row) + " |")
             sys.stdout.flush()
