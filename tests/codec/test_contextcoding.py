@@ -30,7 +30,7 @@ def decode_all(messages):
 
 def test_real_recordings_decode_to_the_lzma_codes_in_half_the_bytes(real_recording):
     """Issue #5's target: on each real recording, classic-cm decodes to exactly the codes of the
-    LZMA coding, and its messages (header included) total at most 48 % of LZMA's (README: 33–47 %)."""
+    LZMA coding, and its messages (header included) total at most 48 % of LZMA's (README: 39–47 %)."""
     name, frames = real_recording
     lzma, context = encode_both(frames)
     for lzma_frame, context_frame in zip(decode_all(lzma), decode_all(context), strict=True):
