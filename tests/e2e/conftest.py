@@ -14,10 +14,12 @@ import urllib.error
 import urllib.request
 
 import pytest
+import pytest_twisted
 
 from depthcam.protocol.tokens import TOKEN_ENV_VAR
 from depthcam.relay.redisbus import PASSWORD_ENV_VAR
 from tests.certificates import Certificates
+from tests.relay.clients import ClientTracker
 
 TOKEN = "e2e-test-token-0123456789abcdef"
 # A program that has not printed its ready line by then has failed (a loaded CI machine included).
@@ -132,6 +134,21 @@ def module_programs(tmp_path_factory):
     started = Programs(tmp_path_factory.mktemp("programs"))
     yield started
     started.kill_all()
+
+
+@pytest_twisted.async_yield_fixture
+async def trackers():
+    """``trackers(port)`` opens a ClientTracker on that port; every client they opened is closed
+    after the test."""
+    opened = []
+
+    def make(port):
+        opened.append(ClientTracker(port))
+        return opened[-1]
+
+    yield make
+    for tracker in opened:
+        await tracker.close_all()
 
 
 @pytest.fixture(scope="session")

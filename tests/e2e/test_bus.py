@@ -11,7 +11,7 @@ from tests.e2e.scaling import (
     REDIS_SERVER, RedisServer, assert_decodable_with_gaps_at_keyframes, bus_stats, eventually,
     pause, push_source, resume, start_relay,
 )
-from tests.relay.clients import ClientTracker, assert_decodes_in_order
+from tests.relay.clients import assert_decodes_in_order
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed "
                                 "(Debian: apt-get install redis-server; .ci/run installs it)")
@@ -31,19 +31,6 @@ def redis(tmp_path):
     yield server
     server.kill()
 
-
-@pytest_twisted.async_yield_fixture
-async def trackers():
-    """Opens ClientTrackers by port; closes every client they opened afterwards."""
-    opened = []
-
-    def tracker(port):
-        opened.append(ClientTracker(port))
-        return opened[-1]
-
-    yield tracker
-    for tracker_ in opened:
-        await tracker_.close_all()
 
 
 def bus_relay(programs, redis, *args):

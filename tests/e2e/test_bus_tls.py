@@ -15,7 +15,7 @@ from tests.e2e.conftest import wait_until
 from tests.e2e.scaling import (
     EVENT_TIMEOUT_S, REDIS_SERVER, TLSRedisServer, bus_stats, push_source, start_relay,
 )
-from tests.relay.clients import ClientTracker, assert_decodes_in_order
+from tests.relay.clients import assert_decodes_in_order
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed "
                                 "(Debian: apt-get install redis-server; .ci/run installs it)")
@@ -47,18 +47,6 @@ def password_file(tmp_path):
     path.chmod(0o600)
     return path
 
-
-@pytest_twisted.async_yield_fixture
-async def trackers():
-    opened = []
-
-    def make(port):
-        opened.append(ClientTracker(port))
-        return opened[-1]
-
-    yield make
-    for tracker in opened:
-        await tracker.close_all()
 
 
 def count(relay, pattern):

@@ -12,7 +12,7 @@ from tests.e2e.scaling import (
     EVENT_TIMEOUT_S, WORKERS_READY, HeaderViewer, assert_decodable_with_gaps_at_keyframes,
     assert_header_chain, eventually, free_port, push_source, start_relay,
 )
-from tests.relay.clients import ClientTracker, assert_decodes_in_order
+from tests.relay.clients import assert_decodes_in_order
 
 FLOWING_FRAMES = 60
 TLS_RELAY_READY = r"relay on https://127\.0\.0\.1:(\d+)/"
@@ -21,18 +21,6 @@ UPSTREAM_REFUSED = r"its TLS certificate was refused .*--upstream-ca-file"
 # Attempts the upstream must have seen before the test counts the downstream's lines.
 REFUSED_ATTEMPTS = 3
 
-
-@pytest_twisted.async_yield_fixture
-async def trackers():
-    opened = []
-
-    def make(port):
-        opened.append(ClientTracker(port))
-        return opened[-1]
-
-    yield make
-    for tracker in opened:
-        await tracker.close_all()
 
 
 @pytest_twisted.ensureDeferred

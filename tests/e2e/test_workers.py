@@ -11,7 +11,6 @@ from tests.e2e.scaling import (
     REDIS_SERVER, WORKERS_READY, HeaderViewer, RedisServer, assert_header_chain, eventually,
     push_source, start_relay,
 )
-from tests.relay.clients import ClientTracker
 
 WORKERS = 2
 # Enough viewers that the kernel's spreading puts some on each worker (all on one: 2 in 2**12).
@@ -41,22 +40,10 @@ async def workers_by_pid(port, count=WORKERS):
     return seen
 
 
-@pytest_twisted.async_yield_fixture
-async def tracker_of():
-    opened = []
 
-    def make(port):
-        opened.append(ClientTracker(port))
-        return opened[-1]
-
-    yield make
-    for tracker in opened:
-        await tracker.close_all()
-
-
-async def assert_every_viewer_on_every_worker_sees_the_stream(programs, relay, tracker_of):
+async def assert_every_viewer_on_every_worker_sees_the_stream(programs, relay, trackers):
     push_source(programs, relay.port).wait_for(SOURCE_CONNECTED)
-    tracker = tracker_of(relay.port)
+    tracker = trackers(relay.port)
     viewers = [await header_viewer(tracker) for _ in range(VIEWERS)]
     for viewer in viewers:
         await viewer.wait_for_frames(FLOWING_FRAMES)
@@ -71,35 +58,35 @@ async def assert_every_viewer_on_every_worker_sees_the_stream(programs, relay, t
 
 
 @pytest_twisted.ensureDeferred
-async def test_viewers_on_every_worker_see_the_stream_without_redis(programs, tracker_of):
+async def test_viewers_on_every_worker_see_the_stream_without_redis(programs, trackers):
     """With no --bus, viewers on the worker without the source get the stream through the local hub."""
     relay = workers_relay(programs)
-    _, workers = await assert_every_viewer_on_every_worker_sees_the_stream(programs, relay, tracker_of)
+    _, workers = await assert_every_viewer_on_every_worker_sees_the_stream(programs, relay, trackers)
     assert all(stats["totals"]["bus"]["bus"].startswith("local hub") for stats in workers.values())
 
 
 @pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
 @pytest_twisted.ensureDeferred
-async def test_viewers_on_every_worker_see_the_stream_through_redis(programs, tracker_of, tmp_path):
+async def test_viewers_on_every_worker_see_the_stream_through_redis(programs, trackers, tmp_path):
     """With --bus, the workers join through Redis instead."""
     redis = RedisServer(tmp_path)
     redis.start()
     try:
         relay = workers_relay(programs, "--bus", redis.url)
         _, workers = await assert_every_viewer_on_every_worker_sees_the_stream(programs, relay,
-                                                                               tracker_of)
+                                                                               trackers)
         assert all(stats["totals"]["bus"]["bus"] == redis.url for stats in workers.values())
     finally:
         redis.kill()
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_killed_worker_is_restarted_and_its_viewers_come_back(programs, tracker_of):
+async def test_a_killed_worker_is_restarted_and_its_viewers_come_back(programs, trackers):
     """SIGKILL the worker without the source: its viewers are cut, the others go on; it is started
     again, and viewers that reconnect (as the browser client does) watch again."""
     relay = workers_relay(programs)
     viewers, workers = await assert_every_viewer_on_every_worker_sees_the_stream(
-        programs, relay, tracker_of)
+        programs, relay, trackers)
     victim = next(pid for pid, stats in workers.items()
                   if not stats["streams"]["default"]["source_connected"])
     os.kill(victim, signal.SIGKILL)
@@ -113,7 +100,7 @@ async def test_a_killed_worker_is_restarted_and_its_viewers_come_back(programs, 
         assert_header_chain(viewer)
     restarted = await workers_by_pid(relay.port)
     assert victim not in restarted
-    tracker = tracker_of(relay.port)
+    tracker = trackers(relay.port)
     again = [await header_viewer(tracker) for _ in cut]
     for viewer in again:
         await viewer.wait_for_frames(FLOWING_FRAMES)
