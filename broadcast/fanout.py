@@ -257,6 +257,10 @@ class Fanout:
             if lag.all_acked:
                 self.log.debug("viewer {viewer} took all it was sent; catching up", viewer=slot.viewer)
                 self._catch_up_behind(slot)
+        elif slot.state is ViewerState.WAITING and self._keyframe_overdue(now):
+            # It chose to wait for a keyframe that has not come (the source paused or slowed):
+            # the cached run is all there is.
+            self._catch_up(slot)
         elif lag_s > self.max_lag_s:
             self.log.debug("viewer {viewer} {lag} s behind; skipping to a keyframe",
                            viewer=slot.viewer, lag=round(lag_s, 2))
@@ -290,6 +294,11 @@ class Fanout:
         return (slot.bytes_since_full + frame.size > self.max_unsent_bytes
                 or (slot.lag is None and self._clock.seconds() - slot.full_since > self.max_lag_s))
 
+    def _keyframe_overdue(self, now):
+        """Whether the next keyframe is later than the last period by more than the time budget."""
+        return (self._keyframe_period_s is not None
+                and now - (self._keyframe_at + self._keyframe_period_s) > self.max_lag_s)
+
     def _catch_up_behind(self, slot):
         """Catch up a behind viewer now that its pipe is empty, or let it wait for the next keyframe.
 
@@ -306,9 +315,9 @@ class Fanout:
             frames = self._catchup()
             if frames:
                 deltas_bytes = sum(frame.wire_size for frame in frames[1:])
-                next_keyframe_in_s = max(
-                    self._keyframe_at + self._keyframe_period_s - self._clock.seconds(), 0.0)
-                if deltas_bytes > rate * next_keyframe_in_s:
+                next_keyframe_in_s = self._keyframe_at + self._keyframe_period_s - self._clock.seconds()
+                # An overdue keyframe (the stream paused) is no reason to wait.
+                if next_keyframe_in_s > 0 and deltas_bytes > rate * next_keyframe_in_s:
                     slot.state = ViewerState.WAITING
                     slot.settle()
                     return
