@@ -22,6 +22,10 @@ BACKGROUND = "#0b0d12"
 NOT_DEPTH_DISTANCE = 40
 
 
+# Views of the kitchen looked at for the red cabinets, 5 drawn frames apart.
+RED_VIEWS = 5
+
+
 def wait_for_drawn(page, count, timeout_ms=180000):
     """Wait until the viewer has drawn ``count`` frames (a function predicate: the page's CSP
     forbids the eval a string expression would need)."""
@@ -99,9 +103,18 @@ def test_kitchen_points_take_the_pictures_colours(browser, kitchen_source):  # n
     assert cloud_share(coloured) > 0.05, "the canvas shows only background"
     share, far = not_depth_share(coloured)
     assert share > 0.2, f"only {share:.1%} of the drawn pixels are beyond depth colouring"
-    reds = far[(far[:, 0] > 1.4 * far[:, 1]) & (far[:, 0] > 1.4 * far[:, 2]) & (far[:, 0] > 60)]
-    # How many depends on where the view sits; the cabinets give dozens at any framing.
-    assert len(reds) > 20, "no red that depth colouring could not draw"
+    # How many reds depends on the frame and where the view sits (the handheld camera looks away
+    # from the cabinets at times): the cabinets give dozens in at least one of a few views.
+    red_counts = []
+    for view in range(RED_VIEWS):
+        if view:
+            wait_for_drawn(page, page.evaluate("window.depthcam.framesDrawn") + 5)
+            _, far = not_depth_share(canvas_pixels(page))
+        reds = far[(far[:, 0] > 1.4 * far[:, 1]) & (far[:, 0] > 1.4 * far[:, 2]) & (far[:, 0] > 60)]
+        red_counts.append(len(reds))
+        if len(reds) > 20:
+            break
+    assert max(red_counts) > 20, f"no red that depth colouring could not draw (per view: {red_counts})"
     status = page.evaluate("window.depthcam")
     assert status["colourShown"] and status["colourErrors"] == 0
     assert status["profile"] == "classic-cm"
