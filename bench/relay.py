@@ -1,8 +1,9 @@
 """Relay benchmark: frames/s, latency and CPU of the Python relay and a node.js `ws` relay, K viewers each.
 
 For each relay and each K: start the relay, one publisher sending real classic frames (LZMA-coded,
-the larger coding) at 30 fps, and a node load generator (bench/loadgen.mjs) holding K viewer
-WebSockets; once every viewer is connected and a warm-up has passed, measure over a steady window:
+the larger coding) at 30 fps, and a load generator holding K viewer WebSockets (bench/loadgen.c,
+built here with ``cc -O2`` on first use; ``--loadgen node`` runs bench/loadgen.mjs instead, about
+four times dearer per viewer-frame: 10 µs); once every viewer is connected and a warm-up has passed, measure over a steady window:
 frames/s received per viewer (min / median),
 latency from each frame's capture timestamp to its receipt (p50 / p99), and the relay's CPU.
 Everything runs on 127.0.0.1 and on this machine's cores, so the load generator and the publisher take
@@ -11,7 +12,8 @@ CPU from the relay; their CPU is printed beside the relay's.
     python bench/relay.py                       # K = 500,1000,1500,2000, both relays, 10 s each
     python bench/relay.py --viewers 10,50 --duration 5 --relays node
 
-Needs bench/node_modules (cd bench && npm ci). ``bench/relay.py --publish-to URL`` is the publisher
+Needs a C compiler for the C load generator, and bench/node_modules (cd bench && npm ci) for the node
+relay and ``--loadgen node``. Every table says which load generator made it. ``bench/relay.py --publish-to URL`` is the publisher
 the benchmark starts; it is not meant to be run by hand.
 """
 
@@ -34,6 +36,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from loadgens import KINDS as LOADGEN_KINDS, LoadgenBuildError, build_c_loadgen, loadgen_argv
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -60,6 +64,7 @@ CONNECT_TIMEOUT_S = 90.0
 RESULT_TIMEOUT_S = 20.0
 STOP_GRACE_S = 3.0
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+LOADGEN_NAMES = {"c": "C (bench/loadgen.c)", "node": "node (bench/loadgen.mjs)"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,12 +496,10 @@ def measure(relay, viewers, options, frames_file, work_dir, log_dir):
                   for i in range(options.loadgen_procs)]
         loadgens = []
         for index, share in enumerate(s for s in shares if s):
-            loadgen = Child.start(f"loadgen{index}", [
-                options.node, str(BENCH_DIR / "loadgen.mjs"),
-                "--url", f"ws://127.0.0.1:{port}/view/{STREAM_NAME}",
-                "--viewers", str(share), "--concurrency", str(options.concurrency),
-                "--client", options.loadgen_client,
-            ], log_dir, stdin=True)
+            loadgen = Child.start(f"loadgen{index}", loadgen_argv(
+                options.loadgen, f"ws://127.0.0.1:{port}/view/{STREAM_NAME}", share, options.concurrency,
+                client=options.loadgen_client, node=options.node,
+            ), log_dir, stdin=True)
             children.append(loadgen)
             loadgens.append(loadgen)
         for loadgen in loadgens:
@@ -685,11 +688,15 @@ def parse_args(argv):
                              "giving 2-4 KB frames (default: %(default)s)")
     parser.add_argument("--frames", type=int, default=60,
                         help="frames pre-encoded and looped: one keyframe then deltas (default: %(default)s)")
+    parser.add_argument("--loadgen", choices=LOADGEN_KINDS, default="c",
+                        help="load generator: c (bench/loadgen.c, built with cc -O2 into bench/build/ when "
+                             "missing or older than its source; ~2-3 µs of CPU per viewer-frame) or node "
+                             "(bench/loadgen.mjs, ~10 µs) (default: %(default)s)")
     parser.add_argument("--loadgen-procs", type=int, default=1,
-                        help="node load-generator processes the K viewers are split across (default: %(default)s)")
+                        help="load-generator processes the K viewers are split across (default: %(default)s)")
     parser.add_argument("--loadgen-client", choices=("raw", "ws"), default="raw",
                         help="viewer client in the load generator: raw (minimal, cheapest) or ws (the ws "
-                             "package, as a check) (default: %(default)s)")
+                             "package, as a check; --loadgen node only) (default: %(default)s)")
     parser.add_argument("--concurrency", type=int, default=50,
                         help="viewer handshakes in flight at once per load generator (default: %(default)s)")
     parser.add_argument("--max-unsent-bytes", type=int, default=None,
@@ -736,8 +743,13 @@ def main(argv=None):
     if options.run_bus_pair:
         run_bus_pair(options.run_bus_pair, json.loads(options.bus_pair_relay_args))
         return 0
-    if not (BENCH_DIR / "node_modules" / "ws").is_dir():
-        raise SystemExit("bench/node_modules/ws is missing: run (cd bench && npm ci)")
+    if options.loadgen == "c":
+        if options.loadgen_client != "raw":
+            raise SystemExit("--loadgen-client ws needs --loadgen node (the C generator has the raw client only)")
+        try:
+            build_c_loadgen()
+        except LoadgenBuildError as error:
+            raise SystemExit(str(error)) from error
 
     viewer_counts = [int(k) for k in options.viewers.split(",") if k.strip()]
     relay_types = {"python": PythonRelay, "workers": WorkersRelay, "bus": BusPairRelay,
@@ -745,6 +757,8 @@ def main(argv=None):
     names = [name.strip() for name in options.relays.split(",") if name.strip()]
     if options.bus and "bus" not in names:
         names.append("bus")
+    if ("node" in names or options.loadgen == "node") and not (BENCH_DIR / "node_modules" / "ws").is_dir():
+        raise SystemExit("bench/node_modules/ws is missing: run (cd bench && npm ci)")
     try:
         relays = [relay_types[name](options) for name in names]
     except KeyError as error:
@@ -764,7 +778,8 @@ def main(argv=None):
               f"(files {options.first_frame}-{options.first_frame + len(messages) - 1}), "
               f"{sizes[0]}-{sizes[-1]} bytes, median {sizes[len(sizes) // 2]}; "
               f"{options.fps:g} frames/s; window {options.duration:g} s after {options.warmup:g} s warm-up; "
-              f"{os.cpu_count()} CPU cores shared by relay, publisher and load generator", flush=True)
+              f"{os.cpu_count()} CPU cores shared by relay, publisher and load generator "
+              f"({LOADGEN_NAMES[options.loadgen]})", flush=True)
         try:
             for relay in relays:
                 for viewers in viewer_counts:
@@ -794,8 +809,8 @@ def main(argv=None):
     print()
     print(format_ratio_table(results))
     print()
-    print(f"Each run: the relay, one publisher at {options.fps:g} frames/s and {options.loadgen_procs} node load "
-          f"generator(s) share this {os.cpu_count()}-core machine on 127.0.0.1, so CPU the generator used is CPU "
+    print(f"Each run: the relay, one publisher at {options.fps:g} frames/s and {options.loadgen_procs} "
+          f"{LOADGEN_NAMES[options.loadgen]} load generator(s) share this {os.cpu_count()}-core machine on 127.0.0.1, so CPU the generator used is CPU "
           "the relay did not get. CPU % is of one core. loadgen busy = its event-loop utilization (near 100 %: the "
           "generator, not the relay, may be the limit). other = the rest of the machine during the window "
           "(other programs, interrupts): when it is large, rerun on a quiet machine. Latency = receipt time − the "
