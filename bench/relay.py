@@ -1,20 +1,24 @@
 """Relay benchmark: frames/s, latency and CPU of the Python relay and a node.js `ws` relay, K viewers each.
 
 For each relay and each K: start the relay, one publisher sending real classic frames (LZMA-coded,
-the larger coding) at 30 fps, and a load generator holding K viewer WebSockets (bench/loadgen.c,
-built here with ``cc -O2`` on first use; ``--loadgen node`` runs bench/loadgen.mjs instead, about
-four times dearer per viewer-frame: 10 µs); once every viewer is connected and a warm-up has passed, measure over a steady window:
-frames/s received per viewer (min / median),
+the larger coding) at 30 fps, and a load generator holding K viewer WebSockets; once every viewer is
+connected and a warm-up has passed, measure over a steady window: frames/s received per viewer (min / median),
 latency from each frame's capture timestamp to its receipt (p50 / p99), and the relay's CPU.
 Everything runs on 127.0.0.1 and on this machine's cores, so the load generator and the publisher take
 CPU from the relay; their CPU is printed beside the relay's.
 
+The load generator is bench/loadgen.c (``--loadgen c``, the default), built here with ``cc -O2`` into
+bench/build/ when missing or older than its source; ``--loadgen node`` runs bench/loadgen.mjs, the
+generator that made the README's relay tables. Both make one read per viewer-frame; the C one
+spends almost none of its CPU outside the kernel, node about half (on a 2-core VM, K = 400-500:
+~7 against ~11 µs per viewer-frame).
+
     python bench/relay.py                       # K = 500,1000,1500,2000, both relays, 10 s each
     python bench/relay.py --viewers 10,50 --duration 5 --relays node
 
-Needs a C compiler for the C load generator, and bench/node_modules (cd bench && npm ci) for the node
-relay and ``--loadgen node``. Every table says which load generator made it. ``bench/relay.py --publish-to URL`` is the publisher
-the benchmark starts; it is not meant to be run by hand.
+Needs a C compiler (``--loadgen c``), and bench/node_modules (cd bench && npm ci) for the node relay
+and ``--loadgen node``. Each run's first line and closing note say which generator made it.
+``bench/relay.py --publish-to URL`` is the publisher the benchmark starts; it is not meant to be run by hand.
 """
 
 import argparse
@@ -690,8 +694,8 @@ def parse_args(argv):
                         help="frames pre-encoded and looped: one keyframe then deltas (default: %(default)s)")
     parser.add_argument("--loadgen", choices=LOADGEN_KINDS, default="c",
                         help="load generator: c (bench/loadgen.c, built with cc -O2 into bench/build/ when "
-                             "missing or older than its source; ~2-3 µs of CPU per viewer-frame) or node "
-                             "(bench/loadgen.mjs, ~10 µs) (default: %(default)s)")
+                             "missing or older than its source; ~7 µs of CPU per viewer-frame on a 2-core VM, nearly all "
+                             "of it the kernel's) or node (bench/loadgen.mjs, ~11 µs) (default: %(default)s)")
     parser.add_argument("--loadgen-procs", type=int, default=1,
                         help="load-generator processes the K viewers are split across (default: %(default)s)")
     parser.add_argument("--loadgen-client", choices=("raw", "ws"), default="raw",
@@ -811,7 +815,8 @@ def main(argv=None):
     print()
     print(f"Each run: the relay, one publisher at {options.fps:g} frames/s and {options.loadgen_procs} "
           f"{LOADGEN_NAMES[options.loadgen]} load generator(s) share this {os.cpu_count()}-core machine on 127.0.0.1, so CPU the generator used is CPU "
-          "the relay did not get. CPU % is of one core. loadgen busy = its event-loop utilization (near 100 %: the "
+          "the relay did not get. CPU % is of one core. loadgen busy = the fraction of the window it was not "
+          "waiting for input (node's event-loop utilization; for C, outside epoll_wait) (near 100 %: the "
           "generator, not the relay, may be the limit). other = the rest of the machine during the window "
           "(other programs, interrupts): when it is large, rerun on a quiet machine. Latency = receipt time − the "
           "frame's capture_time_us, one clock. seq gaps = frames viewers never got; closed = viewers the relay "

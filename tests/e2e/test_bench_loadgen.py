@@ -194,7 +194,8 @@ def send_in_pieces(connection, data, sizes=(1, 2, 3, 5, 8, 13, 997)):
 
 
 def test_loadgen_counts_frames_gaps_and_latency_of_every_framing_case(loadgen_binary):
-    """Split and joined frames, all three length encodings, gaps, catch-up, pings, a close and a refusal count as loadgen.mjs counts them."""
+    """Split and joined frames, every length encoding, gaps, catch-up, pings, a close and a refusal
+    are counted as loadgen.mjs counts them."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     loadgen = Loadgen(loadgen_binary, f"ws://127.0.0.1:{port}/view/scripted", viewers=3, concurrency=1)
@@ -295,7 +296,8 @@ def reference_sequences(connection, pending):
 
 
 def test_loadgen_viewers_of_a_real_relay_get_every_frame_in_order(loadgen_binary, programs):
-    """Five generator viewers of a relay with a pushed stream count about the frames a reference viewer gets, with no gaps and sane latencies."""
+    """Five generator viewers of a relay count about the frames a reference viewer gets, with no
+    gaps and latencies inside the histogram."""
     relay = programs.relay()
     programs.push_source(relay.port)
     loadgen = Loadgen(loadgen_binary, f"ws://127.0.0.1:{relay.port}/view/default", viewers=5, concurrency=2)
