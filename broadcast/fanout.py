@@ -28,8 +28,8 @@ is made per viewer, from two measures:
 - A behind viewer catches up once it has acknowledged everything sent to it (without the
   acknowledged bytes: when its transport drains), so the catch-up goes into an empty pipe. It gets
   the newest keyframe and the deltas since, like a new viewer, unless the next keyframe will reach
-  it sooner (see ``_catch_up_behind``). The catch-up run is exempt from the budget: the cache's
-  own limit bounds it.
+  it sooner (see ``_catch_up_behind``). The catch-up run is exempt from the budget (the cache's
+  own limit bounds it), and the frames after it are judged on their own bytes.
 - A viewer that cannot take even that is dropped (``viewers_closed_stuck``): one that has
   acknowledged nothing for ``stuck_timeout_s`` while bytes were on their way (without the
   acknowledged bytes: whose transport stays full for ``stuck_timeout_s``). A slow viewer that
@@ -72,7 +72,7 @@ class ViewerState(enum.Enum):
 
 class _ViewerSlot:
     __slots__ = ("viewer", "state", "full_since", "bytes_since_full", "stuck_call", "fast",
-                 "bytes_written", "lag", "in_flight_allowance")
+                 "bytes_written", "lag", "in_flight_allowance", "catchup_end")
 
     def __init__(self, viewer):
         self.viewer = viewer
@@ -81,6 +81,7 @@ class _ViewerSlot:
         self.bytes_since_full = 0  # bytes written after the transport reported itself full
         self.stuck_call = None
         self.bytes_written = 0  # wire bytes delivered, in the position acked_bytes() counts in
+        self.catchup_end = 0  # bytes_written at the end of the newest catch-up run
         self.lag = None  # an AckedLag where the viewer's acknowledged bytes are known
         self.in_flight_allowance = None  # bytes that may be on their way (None: no limit)
         self.fast = False  # whether publish may just write: live, transport not full, no allowance
@@ -285,9 +286,12 @@ class Fanout:
 
     def _over_budget(self, slot, frame):
         allowance = slot.in_flight_allowance
-        # The keyframe that starts a waiting viewer is exempt, like a catch-up run.
+        # The keyframe that starts a waiting viewer is exempt, and so is a catch-up run: only what
+        # was written after it counts against the allowance (else a run longer than the allowance
+        # has the next frame dropped, and the viewer replays the run from the keyframe again).
         if (allowance is not None and slot.state is ViewerState.LIVE
-                and slot.bytes_written - slot.lag.acked + frame.wire_size > allowance):
+                and slot.bytes_written - max(slot.lag.acked, slot.catchup_end) + frame.wire_size
+                > allowance):
             return True
         if slot.full_since is None:
             return False
@@ -336,6 +340,7 @@ class Fanout:
         slot.state = ViewerState.LIVE
         slot.settle()
         sent = sum(self._send(slot, frame.message, frame.size, frame.wire_size) for frame in frames)
+        slot.catchup_end = slot.bytes_written
         slot.bytes_since_full = 0
         self.bytes_out.mark(sent)
 

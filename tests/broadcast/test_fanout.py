@@ -370,3 +370,23 @@ def test_a_slow_viewer_that_keeps_acknowledging_is_not_dropped():
         v.acked = min(v.acked + 500, v.wire_bytes)
     assert not v.dropped and s.fanout.viewers_closed_stuck == 0
     assert any(sequence >= 30 * (STUCK_S * 2 - 3) for sequence in v.received)  # still moving
+
+
+def test_the_frames_after_a_catch_up_run_are_not_charged_for_it():
+    """A viewer that stalled (so the rate it acknowledged is low) and reads again gets a catch-up
+    run longer than that rate allows in max_lag_s; the frames after the run count on their own,
+    so it does not skip one and replay the run from the keyframe again."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=MeasuredViewer)
+    for sequence in range(150):  # one keyframe: the catch-up run is long
+        if sequence == 90:
+            assert s.fanout.state_of(v) is ViewerState.BEHIND
+            got = len(v.received)
+            v.ack_all()  # it reads again, and from now on acknowledges all it is sent
+        s.publish(frame(sequence, keyframe=sequence == 0))
+        if sequence >= 90:
+            v.ack_all()
+        s.clock.advance(1 / 30)
+    # The cached keyframe and every frame since, once: no second run.
+    assert v.received[got:] == list(range(150))
+    assert s.fanout.state_of(v) is ViewerState.LIVE
