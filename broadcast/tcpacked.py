@@ -33,19 +33,28 @@ def bytes_acked(sock):
                                    BYTES_ACKED_OFFSET)[0]
 
 
-def acked_socket(transport):
-    """The socket under ``transport`` whose acknowledged bytes ``bytes_acked`` can read, or None.
-
-    None for a TLS transport (its TCP carries records, not the bytes written), a transport without
-    a socket (tests' fakes, a pipe), or a kernel without ``tcpi_bytes_acked``.
-    """
-    if _TCP_INFO is None or ISSLTransport.providedBy(transport):
+def plain_socket(transport):
+    """The TCP socket under ``transport`` when what is written to the transport is what goes on
+    that socket, or None: None for a TLS transport (its TCP carries records, not the bytes
+    written) and a transport without a socket (tests' fakes, a pipe)."""
+    if ISSLTransport.providedBy(transport):
         return None
     get_handle = getattr(transport, "getHandle", None)
     if get_handle is None:
         return None
     sock = get_handle()
     if not isinstance(sock, socket.socket) or sock.type != socket.SOCK_STREAM:
+        return None
+    return sock
+
+
+def acked_socket(transport):
+    """The socket under ``transport`` whose acknowledged bytes ``bytes_acked`` can read, or None.
+
+    None where ``plain_socket`` is None, or on a kernel without ``tcpi_bytes_acked``.
+    """
+    sock = None if _TCP_INFO is None else plain_socket(transport)
+    if sock is None:
         return None
     try:
         info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, TCP_INFO_BYTES)

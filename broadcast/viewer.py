@@ -18,14 +18,15 @@ import socket
 import txaio
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPullProducer, IPushProducer
 from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper
 from zope.interface import implementer
 
 from depthcam.broadcast.closing import close_with
 from depthcam.broadcast.ratelimitedlog import RateLimitedLog
 from depthcam.broadcast.resynclimit import ResyncLimit
-from depthcam.broadcast.tcpacked import acked_socket, bytes_acked
+from depthcam.broadcast.tcpacked import acked_socket, bytes_acked, plain_socket
 from depthcam.protocol import limits
 from depthcam.protocol.control import ControlMessageError, ControlType, parse_control_message
 
@@ -48,6 +49,21 @@ class _TransportSignals:
         """The connection is gone; ``onClose`` removes the viewer."""
 
 
+@implementer(IPullProducer)
+class _DrainSignals:
+    """On a plain socket: Twisted calls a pull producer's ``resumeProducing`` each time it has
+    sent everything it held (and once when it is registered)."""
+
+    def __init__(self, viewer):
+        self._viewer = viewer
+
+    def resumeProducing(self):
+        self._viewer.transport_emptied()
+
+    def stopProducing(self):
+        """The connection is gone; ``onClose`` removes the viewer."""
+
+
 class ViewerProtocol(WebSocketServerProtocol):
     """One viewer connection (see the module docstring)."""
 
@@ -59,6 +75,11 @@ class ViewerProtocol(WebSocketServerProtocol):
     _channel = None  # the Channel, from admission in onConnect until onClose
     _resync_limit = None  # a ResyncLimit, from the first resync
     _acked_socket = None  # the socket whose acknowledged bytes tcpacked reads, where it can
+    _send_socket = None  # the plain TCP socket ``deliver`` sends on itself, where there is one
+    # On that socket: whether Twisted may hold bytes for this viewer (anything written through it,
+    # until it says it has sent everything), and whether the Fanout was told it is full.
+    _transport_holds = True
+    _reported_full = False
     _log = Logger()
 
     def __repr__(self):
@@ -79,12 +100,18 @@ class ViewerProtocol(WebSocketServerProtocol):
             raise ConnectionDeny(status, reason) from exc
 
     def onOpen(self):
+        self._send_socket = plain_socket(self.transport)
         self._limit_buffers()
         self._acked_socket = acked_socket(self.transport)
         # Twisted Web's HTTPChannel registered itself as this transport's producer and keeps
         # that registration after WebSocketResource takes the transport over; ours replaces it.
         self.transport.unregisterProducer()
-        self.registerProducer(_TransportSignals(self._channel.fanout, self), True)
+        if self._send_socket is None:
+            self.registerProducer(_TransportSignals(self._channel.fanout, self), True)
+        else:
+            self.registerProducer(_DrainSignals(self), False)
+            # Registering calls it once; the handshake's answer may still be in Twisted's buffer.
+            self._transport_holds = True
         self._channel.fanout.add(self)
         self.factory.limited_log.info("viewer opened",
                                       "viewer {peer} watching {name} ({count} watching)", peer=self.peer,
@@ -124,11 +151,51 @@ class ViewerProtocol(WebSocketServerProtocol):
     def deliver(self, message):
         """Write one framed message as it is (nothing once the connection is closing).
 
-        Straight to the transport: Autobahn's ``sendPreparedMessage`` would do the same write
-        after per-call logging and traffic bookkeeping that cost more than the write itself.
+        Not through Autobahn's ``sendPreparedMessage``: its per-call logging and traffic
+        bookkeeping cost more than the write itself. And on a plain TCP socket, while Twisted
+        holds nothing for this viewer, not through Twisted's write either: that appends to its
+        buffer and costs two ``epoll_ctl`` calls (start and stop writing) around the one ``send``
+        it makes on the next turn of the reactor, per viewer per frame. The kernel takes the
+        frame now, or what it can of it; the rest goes to the transport, and so does every frame
+        while the transport holds anything (Autobahn's pings and close frame included), so every
+        byte goes out in order. Handing a frame to the transport is what "full" means to the
+        Fanout here (the kernel would not take it); the transport's next "all sent" is "drained".
         """
-        if self.state == self.STATE_OPEN:
+        if self.state != self.STATE_OPEN:
+            return
+        sock = self._send_socket
+        if sock is None:
             self.transport.write(message)
+            return
+        if not self._transport_holds:
+            try:
+                sent = sock.send(message)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # a broken connection: the transport's own write finds out and closes
+            if sent == len(message):
+                return
+            message = message[sent:]
+        self._transport_holds = True
+        if not self._reported_full and self._channel is not None:
+            self._reported_full = True
+            self._channel.fanout.transport_full(self)
+        self.transport.write(message)
+
+    def sendData(self, data, sync=False, chopsize=None):
+        # Autobahn's own bytes (handshake, pings, pongs, close) go through Twisted's buffer:
+        # frames must wait behind them there.
+        self._transport_holds = True
+        super().sendData(data, sync, chopsize)
+
+    def transport_emptied(self):
+        """Twisted sent everything it held (plain sockets: ``_DrainSignals``)."""
+        self._transport_holds = False
+        if self._reported_full:
+            self._reported_full = False
+            if self._channel is not None:
+                self._channel.fanout.transport_drained(self)
 
     def drop_stuck(self):
         """Close the TCP connection now, dropping what is queued."""
@@ -152,10 +219,14 @@ class ViewerProtocol(WebSocketServerProtocol):
         """Keep what may queue unseen below the producer contract small, so a full transport
         means a viewer behind live (the time budget) rather than one with a deep kernel buffer."""
         transport = self.transport
+        # FileDescriptor.bufferSize: the documented level past which write() pauses the producer,
+        # set on the connection itself (under the door's guard, a ProtocolWrapper, and TLS).
+        connection = transport
+        while isinstance(connection, ProtocolWrapper):
+            connection = connection.transport
         transport_bytes = self.factory.transport_buffer_bytes
-        if transport_bytes and hasattr(transport, "bufferSize"):
-            # FileDescriptor.bufferSize: the documented level past which write() pauses the producer.
-            transport.bufferSize = transport_bytes
+        if transport_bytes and hasattr(connection, "bufferSize"):
+            connection.bufferSize = transport_bytes
         size = self.factory.socket_buffer_bytes
         get_handle = getattr(transport, "getHandle", None)
         if not size or get_handle is None:
@@ -178,7 +249,9 @@ class ViewerFactory(WebSocketServerFactory):
     # A kernel send buffer per viewer socket (Linux doubles it): what a slow viewer has queued
     # beyond the transport is at most this, so the time budget sees it soon. 0: autotuning.
     SOCKET_BUFFER_BYTES = 32 * 1024
-    # Where a viewer's transport reports itself full (Twisted's default is 64 KiB).
+    # Where a viewer's transport reports itself full when frames go through Twisted's buffer (TLS;
+    # Twisted's default is 64 KiB; it is also the most one read takes). On a plain socket the
+    # viewer reports any frame the kernel did not take (``deliver``).
     TRANSPORT_BUFFER_BYTES = 16 * 1024
 
     def __init__(self, admission, socket_buffer_bytes=None, transport_buffer_bytes=None,
