@@ -38,6 +38,7 @@ class FramePump:
         self.frames_sent = 0
         self._clock = clock
         self._loop = None
+        self._reading = None  # the Deferred of the read on its way, if any
         self.paused = False
         self.stopped = None
         self._failing = set()  # what is failing now: "source", "encoder" or a sink
@@ -88,7 +89,18 @@ class FramePump:
         self.paused = False
         self.encoder.request_keyframe()
         self.log.info("frame pump resumed")
-        self._run()
+        if self._reading is None:
+            self._run()
+        else:
+            # A read started before the pause is still on its way: a second one beside it (a
+            # thread each) could finish first and be encoded as the earlier frame.
+            self._reading.addBoth(self._run_after_read)
+
+    def _run_after_read(self, result):
+        stopped = self.stopped is None or self.stopped.called
+        if not self.paused and self._loop is None and not stopped:
+            self._run()
+        return result
 
     def _run(self):
         loop = self._loop = task.LoopingCall(self.pump_once)
@@ -105,7 +117,14 @@ class FramePump:
         """Read, encode and send one frame; the Deferred fires with the message, or None if none."""
         reading = defer.maybeDeferred(self.source.next_frame)
         reading.addCallbacks(self._deliver, self._failed, errbackArgs=("source",))
+        if not reading.called:
+            self._reading = reading
+            reading.addBoth(self._read_done)
         return reading
+
+    def _read_done(self, result):
+        self._reading = None
+        return result
 
     def _deliver(self, frame):
         self._recovered("source")

@@ -252,3 +252,22 @@ def test_a_paused_pump_can_still_be_stopped():
     pump.resume()
     run_ticks(clock, 3)
     assert stopped.called and not pump.running
+
+
+def test_resume_while_a_read_is_pending_waits_for_it():
+    """Paused and resumed while a read is still on its way, the pump starts no second read until
+    that one is delivered, so frames are encoded in the order they were read (a second read beside
+    it could finish first and be sent as the earlier frame)."""
+    source, sink = DeferredSource(), RecordingSink()
+    pump, clock = make_pump(source, [sink])
+    pump.start()
+    pump.pause()
+    pump.resume()
+    run_ticks(clock, 3)
+    assert source.calls == 1  # still the first read
+    source.finish()
+    run_ticks(clock, 1)
+    assert source.calls == 2
+    source.finish()
+    assert [frame.header.sequence for frame in decode_all(sink.messages)] == [0, 1]
+    assert source.pending == [] and pump.running
