@@ -16,7 +16,6 @@
 #define abs(x) __builtin_abs(x)
 void *memset(void *to, int value, size_t n);
 void *memcpy(void *restrict to, const void *restrict from, size_t n);
-void *memmove(void *to, const void *from, size_t n);
 static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return NULL; } /* no encoder */
 #else
 #define PY_SSIZE_T_CLEAN
@@ -68,8 +67,11 @@ static int squash(int d)
     return (squash_table[i] * (128 - w) + squash_table[i + 1] * w + 64) >> 7;
 }
 
+static void init_clamped(void);
+
 static void init_tables(void)
 {
+    init_clamped();
     int pi = 0;
     for (int x = -2047; x <= 2047; x++) {
         int v = squash(x);
@@ -93,7 +95,8 @@ typedef struct {
     int32_t weight[MIXER_SETS][INPUTS];
     int32_t weight2[MIXER2_SETS][INPUTS];
     uint16_t apm[APM_CONTEXTS][33];
-    uint8_t *history;       /* 3 frames: t-1, t-2, t-3 */
+    uint8_t *history;       /* room for 3 frames */
+    uint8_t *frame[3];      /* t-1, t-2, t-3 in it: shifting the history rotates these */
     int16_t *residual;      /* this frame's residuals against t-1, SENTINEL where unknown */
     uint8_t *volatility;
     uint8_t *changes;       /* per pixel: did its code change, in each of the last 8 frames (bit 0: the latest) */
@@ -125,6 +128,7 @@ static void model_reset(Model *m)
     memset(m->changes, 0, n);
     memset(m->last_change, 0, n);
     memset(m->history, NO_READING, 3 * n);
+    for (int j = 0; j < 3; j++) m->frame[j] = m->history + j * n;
 }
 
 static int clampc(int x, int k)
@@ -133,23 +137,41 @@ static int clampc(int x, int k)
     return (x < -k ? -k : (x > k ? k : x)) + k;
 }
 
-/* The fields (each 0..63) packed 6 bits apiece, then one mixing step: a hash a pixel, not a field. */
-static uint32_t hash_fields(int model, const int *fields, int count)
+/* clampc(x, k) by table for the k the contexts use: every x they clamp lies in -255..255. */
+static uint8_t clamped[5][512];
+static const int clamp_k[5] = {1, 2, 3, 4, 8};
+#define CL1(x) clamped[0][(x) + 256]
+#define CL2(x) clamped[1][(x) + 256]
+#define CL3(x) clamped[2][(x) + 256]
+#define CL4(x) clamped[3][(x) + 256]
+#define CL8(x) clamped[4][(x) + 256]
+
+static void init_clamped(void)
 {
-    uint32_t packed = 0;
-    for (int i = 0; i < count; i++) packed = (packed << 6) | (uint32_t)fields[i];
+    for (int j = 0; j < 5; j++)
+        for (int x = -256; x < 256; x++) clamped[j][x + 256] = (uint8_t)clampc(x, clamp_k[j]);
+}
+
+/* The fields (each 0..63) packed 6 bits apiece, then one mixing step: a hash a pixel, not a field. */
+static inline uint32_t hash_packed(int model, uint32_t packed)
+{
     uint32_t h = (packed + (uint32_t)(model + 1) * 0x3C6EF372u) * 0x9E3779B1u;
     h ^= h >> 15;
     h *= 0x85EBCA6Bu;
     return h ^ (h >> 13);
 }
 
+#define PACK2(a, b) (((uint32_t)(a) << 6) | (uint32_t)(b))
+#define PACK3(a, b, c) ((PACK2(a, b) << 6) | (uint32_t)(c))
+#define PACK4(a, b, c, d) ((PACK3(a, b, c) << 6) | (uint32_t)(d))
+#define PACK5(a, b, c, d, e) ((PACK4(a, b, c, d) << 6) | (uint32_t)(e))
+
 /* Bins 0..4 (bb 0, 2, 4, 6..9) of a context share one group of 8 slots (32 bytes, one cache line):
  * most pixels code only bins 0..2, so a pixel reads one line per model instead of one per bit. */
 #define GROUP 8
 static const uint8_t group_index[10] = {0, 0, 1, 0, 2, 0, 3, 4, 5, 6};  /* by bb; odd bb < 6 never occur */
 
-static uint32_t slot_of(uint32_t base, int bb)
+static inline uint32_t slot_of(uint32_t base, int bb)
 {
     if (bb < 10)
         return ((base >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1)) + group_index[bb];
@@ -163,6 +185,7 @@ typedef struct {
     int pred, kind, gp, gx, gy, nonecnt, pnone;
     int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq, sgx, sgy, lv, ageq, last, hist;
     uint32_t base[MODELS];  /* each model's context hash before the bin is added */
+    uint32_t group[MODELS]; /* each model's group of 8 slots (bins 0..4) */
     int mixer_base, mixer2_base;
     int apm_base;
 } Features;
@@ -172,21 +195,26 @@ static void context_hashes(Features *f)
     int none_kind = f->nonecnt * 2 + f->kind;
     if (none_kind > 7) none_kind = 7;
     int gp = f->gp > 63 ? 63 : f->gp;
-    int fields[MODELS][5] = {
-        {clampc(f->rNW, 1), clampc(f->rNE, 1), clampc(f->rp, 1), none_kind, f->pnone},
-        {clampc(f->rW, 4), clampc(f->rN, 4), clampc(f->rNW, 4), clampc(f->rNE, 4), clampc(f->rp, 4)},
-        {gp, clampc(f->rp, 2), f->kind, 0, 0},
-        {clampc(f->gx, 4), clampc(f->gy, 4), clampc(f->mr, 3), f->kind, 0},
-        {clampc(f->dW, 4), clampc(f->dN, 4), f->pnone, 0, 0},
-        {clampc(f->sgx, 3), clampc(f->sgy, 3), f->kind, clampc(f->dW, 2), clampc(f->dN, 2)},
-        {clampc(f->lv, 8), clampc(f->rp, 1), f->vq, f->kind, 0},
-        {f->hist, clampc(f->last, 2), clampc(f->rW, 1), clampc(f->rN, 1), f->kind},
+    int kind = f->kind;
+    int rW1 = CL1(f->rW), rN1 = CL1(f->rN), rp1 = CL1(f->rp);
+    int dW2 = CL2(f->dW), dN2 = CL2(f->dN), mr3 = CL3(f->mr);
+    uint32_t packed[MODELS] = {
+        PACK5(CL1(f->rNW), CL1(f->rNE), rp1, none_kind, f->pnone),
+        PACK5(CL4(f->rW), CL4(f->rN), CL4(f->rNW), CL4(f->rNE), CL4(f->rp)),
+        PACK3(gp, CL2(f->rp), kind),
+        PACK4(CL4(f->gx), CL4(f->gy), mr3, kind),
+        PACK3(CL4(f->dW), CL4(f->dN), f->pnone),
+        PACK5(CL3(f->sgx), CL3(f->sgy), kind, dW2, dN2),
+        PACK4(CL8(f->lv), rp1, f->vq, kind),
+        PACK5(f->hist, CL2(f->last), rW1, rN1, kind),
     };
-    static const int field_count[MODELS] = {5, 5, 3, 4, 3, 5, 4, 5};
-    for (int i = 0; i < MODELS; i++) f->base[i] = hash_fields(i, fields[i], field_count[i]);
-    f->mixer_base = clampc(f->mr, 3) * 3 + f->kind;
+    for (int i = 0; i < MODELS; i++) {
+        f->base[i] = hash_packed(i, packed[i]);
+        f->group[i] = (f->base[i] >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1);
+    }
+    f->mixer_base = mr3 * 3 + kind;
     f->mixer2_base = f->ageq * 5 + f->vmq;
-    f->apm_base = f->kind * 16 + clampc(f->rW, 1) * 4 + clampc(f->rN, 1);
+    f->apm_base = kind * 16 + rW1 * 4 + rN1;
 }
 
 static int valid(int v) { return v >= 0 && v != NO_READING; }
@@ -201,8 +229,7 @@ static int med3(int a, int b, int c)
 static void features(const Model *m, const uint8_t *cur, int x, int y, Features *f)
 {
     int W = m->width, H = m->height;
-    size_t n = (size_t)W * H;
-    const uint8_t *prev = m->history, *pp = m->history + n, *ppp = m->history + 2 * n;
+    const uint8_t *prev = m->frame[0], *pp = m->frame[1], *ppp = m->frame[2];
     const int16_t *r = m->residual;
     int i = y * W + x;
     int P = prev[i];
@@ -297,10 +324,13 @@ static void predict(const Model *m, const Features *f, int bin, int sign, Predic
     int bb = bin * 2 + sign;
     int64_t dot = 0;
     pr->set = bb * 27 + f->mixer_base;
-    for (int i = 0; i < MODELS; i++) {
-        pr->slot[i] = slot_of(f->base[i], bb);
-        pr->input[i] = stretch_table[m->slot[i][pr->slot[i]].p >> 4];
+    if (bb < 10) {
+        int g = group_index[bb];
+        for (int i = 0; i < MODELS; i++) pr->slot[i] = f->group[i] + g;
+    } else {
+        for (int i = 0; i < MODELS; i++) pr->slot[i] = slot_of(f->base[i], bb);
     }
+    for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[m->slot[i][pr->slot[i]].p >> 4];
     pr->input[INPUTS - 1] = BIAS_INPUT;
     int64_t dot2 = 0;
     pr->set2 = bb * MIXER2_CONTEXTS + f->mixer2_base;
@@ -430,14 +460,21 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
             features(m, cur, x, y, &f);
             context_hashes(&f);
             int v = encoding ? cur[i] : 0;
-            int none = code_modelled(m, c, encoding, &f, 0, 0, encoding ? v == NO_READING : 0);
-            if (none < 0) return -1;
+            int none, nonzero;
+            if (f.kind == 1) {
+                none = code_modelled(m, c, encoding, &f, 0, 0, v == NO_READING);
+                nonzero = none ? 0 : code_modelled(m, c, encoding, &f, 1, 0, v != f.pred);
+            } else {
+                /* A reading here before: most codes are their prediction, so that is asked first
+                 * and such a pixel costs one modelled bit. */
+                nonzero = code_modelled(m, c, encoding, &f, 1, 0, v != f.pred);
+                none = nonzero > 0 ? code_modelled(m, c, encoding, &f, 0, 0, v == NO_READING) : 0;
+            }
+            if (none < 0 || nonzero < 0) return -1;
             if (none) {
                 v = NO_READING;
             } else {
                 int e = encoding ? v - f.pred : 0;
-                int nonzero = code_modelled(m, c, encoding, &f, 1, 0, e != 0);
-                if (nonzero < 0) return -1;
                 if (nonzero) {
                     int positive = code_modelled(m, c, encoding, &f, 2, 0, e > 0);
                     if (positive < 0) return -1;
@@ -471,16 +508,14 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
                 }
             }
             if (!encoding) cur[i] = (uint8_t)v;
-            int P = m->history[i];
+            int P = m->frame[0][i];
             m->residual[i] = (v != NO_READING && P != NO_READING) ? (int16_t)(v - P) : SENTINEL;
         }
     }
+    const uint8_t *prev = m->frame[0];
     for (size_t k = 0; k < n; k++) {
-        int v = m->volatility[k];
-        m->volatility[k] = (uint8_t)(v - (v >> 3) + (cur[k] != m->history[k] ? 8 : 0));
-    }
-    for (size_t k = 0; k < n; k++) {
-        int v = cur[k], h = m->history[k];
+        int v = cur[k], h = prev[k], vol = m->volatility[k], L = m->level[k];
+        m->volatility[k] = (uint8_t)(vol - (vol >> 3) + (v != h ? 8 : 0));
         m->changes[k] = (uint8_t)((m->changes[k] << 1) | (v != h));
         if (v == h) {
             if (m->age[k] < 255) m->age[k]++;
@@ -489,16 +524,16 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
             m->age[k] = 0;
             m->last_change[k] = (int8_t)(d < -8 ? -8 : (d > 8 ? 8 : d));
         }
-    }
-    for (size_t k = 0; k < n; k++) {
-        int v = cur[k], L = m->level[k];
         if (v == NO_READING) m->level[k] = LEVEL_NONE;
         else if (L == LEVEL_NONE || abs(16 * v - L) >= LEVEL_JUMP) m->level[k] = (uint16_t)(16 * v);
         else m->level[k] = (uint16_t)(L + ((16 * v - L) >> LEVEL_RATE));
     }
-    /* Shift history: t-3 <- t-2 <- t-1 <- this frame. */
-    memmove(m->history + n, m->history, 2 * n);
-    memcpy(m->history, cur, n);
+    /* Shift history: t-3 <- t-2 <- t-1 <- this frame (t-3's buffer takes this frame). */
+    uint8_t *oldest = m->frame[2];
+    memcpy(oldest, cur, n);
+    m->frame[2] = m->frame[1];
+    m->frame[1] = m->frame[0];
+    m->frame[0] = oldest;
     return 0;
 }
 
@@ -506,8 +541,8 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
 static void settle_keyframe(Model *m)
 {
     size_t n = (size_t)m->width * m->height;
-    memcpy(m->history + n, m->history, n);
-    memcpy(m->history + 2 * n, m->history, n);
+    memcpy(m->frame[1], m->frame[0], n);
+    memcpy(m->frame[2], m->frame[0], n);
 }
 
 #ifndef __wasm__
@@ -699,6 +734,10 @@ PyMODINIT_FUNC PyInit__contextmodel(void)
 void *memset(void *to, int value, size_t n)
 {
     uint8_t *t = to;
+    if (((uintptr_t)t & 7) == 0) {  /* 8 bytes a step where aligned: the history is reset per keyframe */
+        uint64_t word = 0x0101010101010101ull * (uint8_t)value;
+        for (; n >= 8; n -= 8, t += 8) *(uint64_t *)t = word;
+    }
     while (n--) *t++ = (uint8_t)value;
     return to;
 }
@@ -707,19 +746,9 @@ void *memcpy(void *restrict to, const void *restrict from, size_t n)
 {
     uint8_t *t = to;
     const uint8_t *f = from;
+    if ((((uintptr_t)t | (uintptr_t)f) & 7) == 0)  /* 8 bytes a step where both are aligned: frames */
+        for (; n >= 8; n -= 8, t += 8, f += 8) *(uint64_t *)t = *(const uint64_t *)f;
     while (n--) *t++ = *f++;
-    return to;
-}
-
-void *memmove(void *to, const void *from, size_t n)
-{
-    uint8_t *t = to;
-    const uint8_t *f = from;
-    if (t < f) {
-        while (n--) *t++ = *f++;
-    } else {
-        while (n--) t[n] = f[n];
-    }
     return to;
 }
 
