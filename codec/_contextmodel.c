@@ -67,11 +67,11 @@ static int squash(int d)
     return (squash_table[i] * (128 - w) + squash_table[i + 1] * w + 64) >> 7;
 }
 
-static void init_clamped(void);
+static void init_context_tables(void);
 
 static void init_tables(void)
 {
-    init_clamped();
+    init_context_tables();
     int pi = 0;
     for (int x = -2047; x <= 2047; x++) {
         int v = squash(x);
@@ -146,8 +146,15 @@ static const int clamp_k[5] = {1, 2, 3, 4, 8};
 #define CL4(x) clamped[3][(x) + 256]
 #define CL8(x) clamped[4][(x) + 256]
 
-static void init_clamped(void)
+/* vq/vmq of a volatility, aq of an age (FORMAT.md), by table. */
+static uint8_t volatility_class[256], age_class[256];
+
+static void init_context_tables(void)
 {
+    for (int v = 0; v < 256; v++) {
+        volatility_class[v] = (uint8_t)(v == 0 ? 0 : (v < 8 ? 1 : (v < 16 ? 2 : (v < 32 ? 3 : 4))));
+        age_class[v] = (uint8_t)(v < 4 ? v : (v < 8 ? 4 : (v < 16 ? 5 : (v < 32 ? 6 : 7))));
+    }
     for (int j = 0; j < 5; j++)
         for (int x = -256; x < 256; x++) clamped[j][x + 256] = (uint8_t)clampc(x, clamp_k[j]);
 }
@@ -226,27 +233,30 @@ static int med3(int a, int b, int c)
     return c < lo ? lo : (c > hi ? hi : c);
 }
 
-static void features(const Model *m, const uint8_t *cur, int x, int y, Features *f)
+/* `edge`: the pixel is on the frame's border. Called with a constant, so the interior's copy has no
+ * bounds tests. */
+static inline __attribute__((always_inline)) void features(const Model *m, const uint8_t *cur, int x, int y,
+                                                           Features *f, const int edge)
 {
     int W = m->width, H = m->height;
     const uint8_t *prev = m->frame[0], *pp = m->frame[1], *ppp = m->frame[2];
     const int16_t *r = m->residual;
     int i = y * W + x;
     int P = prev[i];
-    f->rW = x > 0 ? r[i - 1] : SENTINEL;
-    f->rN = y > 0 ? r[i - W] : SENTINEL;
-    f->rNW = (x > 0 && y > 0) ? r[i - W - 1] : SENTINEL;
-    f->rNE = (y > 0 && x < W - 1) ? r[i - W + 1] : SENTINEL;
-    int Wv = x > 0 ? cur[i - 1] : -1;
-    int Nv = y > 0 ? cur[i - W] : -1;
-    int NWv = (x > 0 && y > 0) ? cur[i - W - 1] : -1;
-    int NEv = (y > 0 && x < W - 1) ? cur[i - W + 1] : -1;
+    f->rW = (!edge || x > 0) ? r[i - 1] : SENTINEL;
+    f->rN = (!edge || y > 0) ? r[i - W] : SENTINEL;
+    f->rNW = ((!edge || x > 0) && (!edge || y > 0)) ? r[i - W - 1] : SENTINEL;
+    f->rNE = ((!edge || y > 0) && (!edge || x < W - 1)) ? r[i - W + 1] : SENTINEL;
+    int Wv = (!edge || x > 0) ? cur[i - 1] : -1;
+    int Nv = (!edge || y > 0) ? cur[i - W] : -1;
+    int NWv = ((!edge || x > 0) && (!edge || y > 0)) ? cur[i - W - 1] : -1;
+    int NEv = ((!edge || y > 0) && (!edge || x < W - 1)) ? cur[i - W + 1] : -1;
     f->rp = (P != NO_READING && pp[i] != NO_READING) ? P - pp[i] : SENTINEL;
     f->rpp = (pp[i] != NO_READING && ppp[i] != NO_READING) ? pp[i] - ppp[i] : SENTINEL;
-    int pE = x < W - 1 ? prev[i + 1] : -1;
-    int pS = y < H - 1 ? prev[i + W] : -1;
-    int pW = x > 0 ? prev[i - 1] : -1;
-    int pN = y > 0 ? prev[i - W] : -1;
+    int pE = (!edge || x < W - 1) ? prev[i + 1] : -1;
+    int pS = (!edge || y < H - 1) ? prev[i + W] : -1;
+    int pW = (!edge || x > 0) ? prev[i - 1] : -1;
+    int pN = (!edge || y > 0) ? prev[i - W] : -1;
     f->nonecnt = (Wv == NO_READING) + (Nv == NO_READING) + (NWv == NO_READING) + (NEv == NO_READING);
     f->pnone = (pW == NO_READING) + (pN == NO_READING) + (pE == NO_READING) + (pS == NO_READING);
     if (P != NO_READING) {
@@ -266,12 +276,12 @@ static void features(const Model *m, const uint8_t *cur, int x, int y, Features 
     {   /* how often this pixel and its neighbours changed lately */
         const uint8_t *vol = m->volatility;
         int v0 = vol[i], vm = v0;
-        if (x > 0 && vol[i - 1] > vm) vm = vol[i - 1];
-        if (x < W - 1 && vol[i + 1] > vm) vm = vol[i + 1];
-        if (y > 0 && vol[i - W] > vm) vm = vol[i - W];
-        if (y < H - 1 && vol[i + W] > vm) vm = vol[i + W];
-        f->vq = v0 == 0 ? 0 : (v0 < 8 ? 1 : (v0 < 16 ? 2 : (v0 < 32 ? 3 : 4)));
-        f->vmq = vm == 0 ? 0 : (vm < 8 ? 1 : (vm < 16 ? 2 : (vm < 32 ? 3 : 4)));
+        if ((!edge || x > 0) && vol[i - 1] > vm) vm = vol[i - 1];
+        if ((!edge || x < W - 1) && vol[i + 1] > vm) vm = vol[i + 1];
+        if ((!edge || y > 0) && vol[i - W] > vm) vm = vol[i - W];
+        if ((!edge || y < H - 1) && vol[i + W] > vm) vm = vol[i + W];
+        f->vq = volatility_class[v0];
+        f->vmq = volatility_class[vm];
     }
     f->gp = abs(f->gx) + abs(f->gy);
     {   /* Where the code sits against its slow mean (which way sensor flicker goes next), how long
@@ -279,7 +289,7 @@ static void features(const Model *m, const uint8_t *cur, int x, int y, Features 
         int L = m->level[i];
         f->lv = (P != NO_READING && L != LEVEL_NONE) ? (L - 16 * P) >> 2 : SENTINEL;
         int a = m->age[i];
-        f->ageq = a < 4 ? a : (a < 8 ? 4 : (a < 16 ? 5 : (a < 32 ? 6 : 7)));
+        f->ageq = age_class[a];
         f->last = m->last_change[i];
         /* Which of the last five frames changed it (flicker's pattern), or, when none did, its age. */
         int hb = m->changes[i] & 0x1F;
@@ -457,7 +467,10 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
         for (int x = 0; x < W; x++) {
             int i = y * W + x;
             Features f;
-            features(m, cur, x, y, &f);
+            if (x == 0 || y == 0 || x == W - 1 || y == H - 1)
+                features(m, cur, x, y, &f, 1);
+            else
+                features(m, cur, x, y, &f, 0);
             context_hashes(&f);
             int v = encoding ? cur[i] : 0;
             int none, nonzero;
