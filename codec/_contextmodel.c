@@ -29,7 +29,9 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define MAX_CODE 254
 #define SWITCH_RESIDUAL 6    /* |neighbours' change| from which kind 2 predicts spatially */
 #define SENTINEL 99          /* "no residual known here" */
-#define MODELS 8
+#define HASHED_MODELS 7
+#define MODELS (HASHED_MODELS + 1)  /* the last (7) by the code a bit asks about, not hashed */
+#define VALUE_SLOTS (256 * BIN_KINDS)
 #define TABLE_BITS 16
 #define TABLE_SIZE (1 << TABLE_BITS)
 #define COUNT_LIMIT 250
@@ -47,9 +49,6 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define APM_CONTEXTS 1536    /* per bin kind: 48 contexts */
 #define TRAIN_SKIP 64        /* a mixer whose error is within this (of 4096) is not trained: saves time */
 #define APM_RATE 6
-#define LEVEL_NONE 0xFFFF
-#define LEVEL_JUMP 64        /* a change of 4 codes or more restarts the mean */
-#define LEVEL_RATE 3
 
 static int squash_table[33] = {
     1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
@@ -91,7 +90,8 @@ typedef struct {
 
 typedef struct {
     int width, height;
-    Slot slot[MODELS][TABLE_SIZE];
+    Slot slot[HASHED_MODELS][TABLE_SIZE];
+    Slot value[VALUE_SLOTS];
     int32_t weight[MIXER_SETS][INPUTS];
     int32_t weight2[MIXER2_SETS][INPUTS];
     uint16_t apm[APM_CONTEXTS][33];
@@ -102,7 +102,6 @@ typedef struct {
     uint8_t *changes;       /* per pixel: did its code change, in each of the last 8 frames (bit 0: the latest) */
     uint8_t *age;           /* per pixel: frames since its code last changed (capped at 255) */
     int8_t *last_change;    /* per pixel: that change, clamped to -8..8 (0: none known) */
-    uint16_t *level;        /* per pixel: a slow mean of its codes x 16, LEVEL_NONE when unknown */
     int bad_code, bad_pixel;  /* a decoded code outside 0..254, and where: for the error message */
 } Model;
 
@@ -110,7 +109,11 @@ typedef struct {
 static void model_reset(Model *m)
 {
     size_t n = (size_t)m->width * m->height;
-    for (int i = 0; i < MODELS; i++) {
+    for (int k = 0; k < VALUE_SLOTS; k++) {
+        m->value[k].p = 32768;
+        m->value[k].n = 0;
+    }
+    for (int i = 0; i < HASHED_MODELS; i++) {
         for (int j = 0; j < TABLE_SIZE; j++) {
             m->slot[i][j].p = 32768;
             m->slot[i][j].n = 0;
@@ -123,7 +126,6 @@ static void model_reset(Model *m)
     for (int c = 0; c < APM_CONTEXTS; c++)
         for (int j = 0; j < 33; j++) m->apm[c][j] = (uint16_t)(squash((j - 16) * 128) * 16);
     memset(m->volatility, 0, n);
-    for (size_t k = 0; k < n; k++) m->level[k] = LEVEL_NONE;
     memset(m->age, 0, n);
     memset(m->changes, 0, n);
     memset(m->last_change, 0, n);
@@ -146,7 +148,7 @@ static const int clamp_k[5] = {1, 2, 3, 4, 8};
 #define CL4(x) clamped[3][(x) + 256]
 #define CL8(x) clamped[4][(x) + 256]
 
-/* vq/vmq of a volatility, aq of an age (FORMAT.md), by table. */
+/* vmq of a volatility, aq of an age (FORMAT.md), by table. */
 static uint8_t volatility_class[256], age_class[256];
 
 static void init_context_tables(void)
@@ -190,9 +192,9 @@ static inline uint32_t slot_of(uint32_t base, int bb)
 /* Per-pixel features, all computed from what a decoder already has. */
 typedef struct {
     int pred, kind, gp, gx, gy, nonecnt, pnone;
-    int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq, sgx, sgy, lv, ageq, last, hist;
-    uint32_t base[MODELS];  /* each model's context hash before the bin is added */
-    uint32_t group[MODELS]; /* each model's group of 8 slots (bins 0..4) */
+    int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vmq, sgx, sgy, ageq, last, hist;
+    uint32_t base[HASHED_MODELS];  /* each model's context hash before the bin is added */
+    uint32_t group[HASHED_MODELS]; /* each model's group of 8 slots (bins 0..4) */
     int mixer_base, mixer2_base;
     int apm_base;
 } Features;
@@ -205,17 +207,16 @@ static void context_hashes(Features *f)
     int kind = f->kind;
     int rW1 = CL1(f->rW), rN1 = CL1(f->rN), rp1 = CL1(f->rp);
     int dW2 = CL2(f->dW), dN2 = CL2(f->dN), mr3 = CL3(f->mr);
-    uint32_t packed[MODELS] = {
+    uint32_t packed[HASHED_MODELS] = {
         PACK5(CL1(f->rNW), CL1(f->rNE), rp1, none_kind, f->pnone),
         PACK5(CL4(f->rW), CL4(f->rN), CL4(f->rNW), CL4(f->rNE), CL4(f->rp)),
         PACK3(gp, CL2(f->rp), kind),
-        PACK4(CL4(f->gx), CL4(f->gy), mr3, kind),
+        PACK4(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind),
         PACK3(CL4(f->dW), CL4(f->dN), f->pnone),
         PACK5(CL3(f->sgx), CL3(f->sgy), kind, dW2, dN2),
-        PACK4(CL8(f->lv), rp1, f->vq, kind),
         PACK5(f->hist, CL2(f->last), rW1, rN1, kind),
     };
-    for (int i = 0; i < MODELS; i++) {
+    for (int i = 0; i < HASHED_MODELS; i++) {
         f->base[i] = hash_packed(i, packed[i]);
         f->group[i] = (f->base[i] >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1);
     }
@@ -275,19 +276,15 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
     }
     {   /* how often this pixel and its neighbours changed lately */
         const uint8_t *vol = m->volatility;
-        int v0 = vol[i], vm = v0;
+        int vm = vol[i];
         if ((!edge || x > 0) && vol[i - 1] > vm) vm = vol[i - 1];
         if ((!edge || x < W - 1) && vol[i + 1] > vm) vm = vol[i + 1];
         if ((!edge || y > 0) && vol[i - W] > vm) vm = vol[i - W];
         if ((!edge || y < H - 1) && vol[i + W] > vm) vm = vol[i + W];
-        f->vq = volatility_class[v0];
         f->vmq = volatility_class[vm];
     }
     f->gp = abs(f->gx) + abs(f->gy);
-    {   /* Where the code sits against its slow mean (which way sensor flicker goes next), how long
-         * it has held, and its last change. |level - 16 P| < LEVEL_JUMP, so lv is -16..15. */
-        int L = m->level[i];
-        f->lv = (P != NO_READING && L != LEVEL_NONE) ? (L - 16 * P) >> 2 : SENTINEL;
+    {   /* How long the code has held, and its last change. */
         int a = m->age[i];
         f->ageq = age_class[a];
         f->last = m->last_change[i];
@@ -320,7 +317,7 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
 
 /* One bit's prediction: the slots it reads, the mixer inputs, the mixed probability. */
 typedef struct {
-    uint32_t slot[MODELS];
+    Slot *slot[MODELS];
     int input[INPUTS];
     int set;
     int apm_slot;
@@ -329,18 +326,25 @@ typedef struct {
     int p;
 } Prediction;
 
-static void predict(const Model *m, const Features *f, int bin, int sign, Prediction *pr)
+static void predict(Model *m, const Features *f, int bin, int sign, Prediction *pr)
 {
     int bb = bin * 2 + sign;
     int64_t dot = 0;
     pr->set = bb * 27 + f->mixer_base;
     if (bb < 10) {
         int g = group_index[bb];
-        for (int i = 0; i < MODELS; i++) pr->slot[i] = f->group[i] + g;
+        for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][f->group[i] + g];
     } else {
-        for (int i = 0; i < MODELS; i++) pr->slot[i] = slot_of(f->base[i], bb);
+        for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][slot_of(f->base[i], bb)];
     }
-    for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[m->slot[i][pr->slot[i]].p >> 4];
+    {   /* Model 7, by the code the bit asks about (pred, or pred + (bin - 2) in the sign's direction)
+         * and the bin: a sensor does not reach every code alike (far away one disparity step spans
+         * several codes), and this learns, per code, how each question tends to be answered. */
+        int v = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
+        v = v < 0 ? 255 : (v > 255 ? 255 : v);
+        pr->slot[HASHED_MODELS] = &m->value[v * BIN_KINDS + bb];
+    }
+    for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[pr->slot[i]->p >> 4];
     pr->input[INPUTS - 1] = BIAS_INPUT;
     int64_t dot2 = 0;
     pr->set2 = bb * MIXER2_CONTEXTS + f->mixer2_base;
@@ -379,7 +383,7 @@ static void update(Model *m, const Prediction *pr, int bit)
     if (e1 > TRAIN_SKIP || e1 < -TRAIN_SKIP) train(m->weight[pr->set], pr->input, e1 * MIXER_RATE);
     if (e2 > TRAIN_SKIP || e2 < -TRAIN_SKIP) train(m->weight2[pr->set2], pr->input, e2 * MIXER_RATE);
     for (int i = 0; i < MODELS; i++) {
-        Slot *t = &m->slot[i][pr->slot[i]];
+        Slot *t = pr->slot[i];
         int n = t->n, p = t->p;
         p += (((bit << 16) - bit - p) * reciprocal[n]) >> 14;
         t->p = (uint16_t)p;
@@ -527,7 +531,7 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
     }
     const uint8_t *prev = m->frame[0];
     for (size_t k = 0; k < n; k++) {
-        int v = cur[k], h = prev[k], vol = m->volatility[k], L = m->level[k];
+        int v = cur[k], h = prev[k], vol = m->volatility[k];
         m->volatility[k] = (uint8_t)(vol - (vol >> 3) + (v != h ? 8 : 0));
         m->changes[k] = (uint8_t)((m->changes[k] << 1) | (v != h));
         if (v == h) {
@@ -537,9 +541,6 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
             m->age[k] = 0;
             m->last_change[k] = (int8_t)(d < -8 ? -8 : (d > 8 ? 8 : d));
         }
-        if (v == NO_READING) m->level[k] = LEVEL_NONE;
-        else if (L == LEVEL_NONE || abs(16 * v - L) >= LEVEL_JUMP) m->level[k] = (uint16_t)(16 * v);
-        else m->level[k] = (uint16_t)(L + ((16 * v - L) >> LEVEL_RATE));
     }
     /* Shift history: t-3 <- t-2 <- t-1 <- this frame (t-3's buffer takes this frame). */
     uint8_t *oldest = m->frame[2];
@@ -573,7 +574,6 @@ static void coder_dealloc(ContextCoderObject *self)
         free(self->model->history);
         free(self->model->residual);
         free(self->model->volatility);
-        free(self->model->level);
         free(self->model->age);
         free(self->model->last_change);
         free(self->model->changes);
@@ -598,12 +598,11 @@ static int coder_init(ContextCoderObject *self, PyObject *args, PyObject *kwds)
     m->history = malloc((size_t)3 * width * height);
     m->residual = malloc(sizeof(int16_t) * (size_t)width * height);
     m->volatility = calloc((size_t)width * height, 1);
-    m->level = malloc(sizeof(uint16_t) * (size_t)width * height);
     m->age = malloc((size_t)width * height);
     m->changes = malloc((size_t)width * height);
     m->last_change = malloc((size_t)width * height);
-    if (!m->history || !m->residual || !m->volatility || !m->level || !m->age || !m->last_change || !m->changes) {
-        free(m->history); free(m->residual); free(m->volatility); free(m->level);
+    if (!m->history || !m->residual || !m->volatility || !m->age || !m->last_change || !m->changes) {
+        free(m->history); free(m->residual); free(m->volatility);
         free(m->age); free(m->last_change); free(m->changes); free(m);
         PyErr_NoMemory();
         return -1;
@@ -802,13 +801,12 @@ __attribute__((export_name("cm_init"))) int cm_init(int width, int height)
     wasm_model.history = wasm_alloc(3 * n);
     wasm_model.residual = wasm_alloc(sizeof(int16_t) * n);
     wasm_model.volatility = wasm_alloc(n);
-    wasm_model.level = wasm_alloc(sizeof(uint16_t) * n);
     wasm_model.age = wasm_alloc(n);
     wasm_model.last_change = wasm_alloc(n);
     wasm_model.changes = wasm_alloc(n);
     wasm_codes = wasm_alloc(n);
     wasm_input = NULL;
-    return wasm_model.history && wasm_model.residual && wasm_model.volatility && wasm_model.level && wasm_model.age && wasm_model.last_change && wasm_model.changes && wasm_codes ? 0 : -1;
+    return wasm_model.history && wasm_model.residual && wasm_model.volatility && wasm_model.age && wasm_model.last_change && wasm_model.changes && wasm_codes ? 0 : -1;
 }
 
 /* Where the caller writes a payload of `bytes` bytes (NULL when out of memory). */
