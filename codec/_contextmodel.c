@@ -34,7 +34,7 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define VALUE_SLOTS (256 * BIN_KINDS)
 #define TABLE_BITS 16
 #define TABLE_SIZE (1 << TABLE_BITS)
-#define COUNT_LIMIT 250
+#define COUNT_LIMIT 127      /* slots keep adapting at 2/257 or faster: a scene drifts */
 #define BIN_KINDS 32         /* bin id (0..15) * 2 + sign */
 #define MIXER_SETS (BIN_KINDS * 27)
 #define MIXER2_CONTEXTS 40   /* per bin kind: age class (8) x neighbourhood volatility class (5) */
