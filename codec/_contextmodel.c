@@ -208,7 +208,7 @@ static void context_hashes(Features *f)
     int rW1 = CL1(f->rW), rN1 = CL1(f->rN), rp1 = CL1(f->rp);
     int dW2 = CL2(f->dW), dN2 = CL2(f->dN), mr3 = CL3(f->mr);
     uint32_t packed[HASHED_MODELS] = {
-        PACK5(CL1(f->rNW), CL1(f->rNE), rp1, none_kind, f->pnone),
+        PACK5(CL1(f->rNW), CL1(f->rNE), rp1 * 6 + CL2(f->rpp), none_kind, f->pnone),
         PACK5(CL4(f->rW), CL4(f->rN), CL4(f->rNW), CL4(f->rNE), CL4(f->rp)),
         PACK3(gp, CL2(f->rp), kind),
         PACK4(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind),
