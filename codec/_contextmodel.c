@@ -211,7 +211,7 @@ static void context_hashes(Features *f)
         PACK5(CL1(f->rNW), CL1(f->rNE), rp1 * 6 + CL2(f->rpp), none_kind, f->pnone),
         PACK5(CL4(f->rW), CL4(f->rN), CL4(f->rNW), CL4(f->rNE), CL4(f->rp)),
         PACK3(gp, CL2(f->rp), kind),
-        PACK4(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind),
+        PACK5(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind, f->ageq),
         PACK4(CL4(f->dW), CL4(f->dN), f->pnone, f->vmq),
         PACK5(CL3(f->sgx), CL3(f->sgy), kind, dW2, dN2),
         PACK5(f->hist, CL2(f->last), rW1, rN1, kind),
