@@ -16,7 +16,6 @@
 #define abs(x) __builtin_abs(x)
 void *memset(void *to, int value, size_t n);
 void *memcpy(void *restrict to, const void *restrict from, size_t n);
-void *memmove(void *to, const void *from, size_t n);
 static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return NULL; } /* no encoder */
 #else
 #define PY_SSIZE_T_CLEAN
@@ -30,10 +29,12 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define MAX_CODE 254
 #define SWITCH_RESIDUAL 6    /* |neighbours' change| from which kind 2 predicts spatially */
 #define SENTINEL 99          /* "no residual known here" */
-#define MODELS 8
+#define HASHED_MODELS 7
+#define MODELS (HASHED_MODELS + 1)  /* the last (7) by the code a bit asks about, not hashed */
+#define VALUE_SLOTS (256 * BIN_KINDS)
 #define TABLE_BITS 16
 #define TABLE_SIZE (1 << TABLE_BITS)
-#define COUNT_LIMIT 250
+#define COUNT_LIMIT 127      /* slots keep adapting at 2/257 or faster: a scene drifts */
 #define BIN_KINDS 32         /* bin id (0..15) * 2 + sign */
 #define MIXER_SETS (BIN_KINDS * 27)
 #define MIXER2_CONTEXTS 40   /* per bin kind: age class (8) x neighbourhood volatility class (5) */
@@ -48,9 +49,6 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define APM_CONTEXTS 1536    /* per bin kind: 48 contexts */
 #define TRAIN_SKIP 64        /* a mixer whose error is within this (of 4096) is not trained: saves time */
 #define APM_RATE 6
-#define LEVEL_NONE 0xFFFF
-#define LEVEL_JUMP 64        /* a change of 4 codes or more restarts the mean */
-#define LEVEL_RATE 3
 
 static int squash_table[33] = {
     1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
@@ -68,8 +66,11 @@ static int squash(int d)
     return (squash_table[i] * (128 - w) + squash_table[i + 1] * w + 64) >> 7;
 }
 
+static void init_context_tables(void);
+
 static void init_tables(void)
 {
+    init_context_tables();
     int pi = 0;
     for (int x = -2047; x <= 2047; x++) {
         int v = squash(x);
@@ -89,17 +90,18 @@ typedef struct {
 
 typedef struct {
     int width, height;
-    Slot slot[MODELS][TABLE_SIZE];
+    Slot slot[HASHED_MODELS][TABLE_SIZE];
+    Slot value[VALUE_SLOTS];
     int32_t weight[MIXER_SETS][INPUTS];
     int32_t weight2[MIXER2_SETS][INPUTS];
     uint16_t apm[APM_CONTEXTS][33];
-    uint8_t *history;       /* 3 frames: t-1, t-2, t-3 */
+    uint8_t *history;       /* room for 3 frames */
+    uint8_t *frame[3];      /* t-1, t-2, t-3 in it: shifting the history rotates these */
     int16_t *residual;      /* this frame's residuals against t-1, SENTINEL where unknown */
     uint8_t *volatility;
     uint8_t *changes;       /* per pixel: did its code change, in each of the last 8 frames (bit 0: the latest) */
     uint8_t *age;           /* per pixel: frames since its code last changed (capped at 255) */
     int8_t *last_change;    /* per pixel: that change, clamped to -8..8 (0: none known) */
-    uint16_t *level;        /* per pixel: a slow mean of its codes x 16, LEVEL_NONE when unknown */
     int bad_code, bad_pixel;  /* a decoded code outside 0..254, and where: for the error message */
 } Model;
 
@@ -107,7 +109,11 @@ typedef struct {
 static void model_reset(Model *m)
 {
     size_t n = (size_t)m->width * m->height;
-    for (int i = 0; i < MODELS; i++) {
+    for (int k = 0; k < VALUE_SLOTS; k++) {
+        m->value[k].p = 32768;
+        m->value[k].n = 0;
+    }
+    for (int i = 0; i < HASHED_MODELS; i++) {
         for (int j = 0; j < TABLE_SIZE; j++) {
             m->slot[i][j].p = 32768;
             m->slot[i][j].n = 0;
@@ -120,11 +126,11 @@ static void model_reset(Model *m)
     for (int c = 0; c < APM_CONTEXTS; c++)
         for (int j = 0; j < 33; j++) m->apm[c][j] = (uint16_t)(squash((j - 16) * 128) * 16);
     memset(m->volatility, 0, n);
-    for (size_t k = 0; k < n; k++) m->level[k] = LEVEL_NONE;
     memset(m->age, 0, n);
     memset(m->changes, 0, n);
     memset(m->last_change, 0, n);
     memset(m->history, NO_READING, 3 * n);
+    for (int j = 0; j < 3; j++) m->frame[j] = m->history + j * n;
 }
 
 static int clampc(int x, int k)
@@ -133,23 +139,48 @@ static int clampc(int x, int k)
     return (x < -k ? -k : (x > k ? k : x)) + k;
 }
 
-/* The fields (each 0..63) packed 6 bits apiece, then one mixing step: a hash a pixel, not a field. */
-static uint32_t hash_fields(int model, const int *fields, int count)
+/* clampc(x, k) by table for the k the contexts use: every x they clamp lies in -255..255. */
+static uint8_t clamped[5][512];
+static const int clamp_k[5] = {1, 2, 3, 4, 8};
+#define CL1(x) clamped[0][(x) + 256]
+#define CL2(x) clamped[1][(x) + 256]
+#define CL3(x) clamped[2][(x) + 256]
+#define CL4(x) clamped[3][(x) + 256]
+#define CL8(x) clamped[4][(x) + 256]
+
+/* vmq of a volatility, aq of an age (FORMAT.md), by table. */
+static uint8_t volatility_class[256], age_class[256];
+
+static void init_context_tables(void)
 {
-    uint32_t packed = 0;
-    for (int i = 0; i < count; i++) packed = (packed << 6) | (uint32_t)fields[i];
+    for (int v = 0; v < 256; v++) {
+        volatility_class[v] = (uint8_t)(v == 0 ? 0 : (v < 8 ? 1 : (v < 16 ? 2 : (v < 32 ? 3 : 4))));
+        age_class[v] = (uint8_t)(v < 4 ? v : (v < 8 ? 4 : (v < 16 ? 5 : (v < 32 ? 6 : 7))));
+    }
+    for (int j = 0; j < 5; j++)
+        for (int x = -256; x < 256; x++) clamped[j][x + 256] = (uint8_t)clampc(x, clamp_k[j]);
+}
+
+/* The fields (each 0..63) packed 6 bits apiece, then one mixing step: a hash a pixel, not a field. */
+static inline uint32_t hash_packed(int model, uint32_t packed)
+{
     uint32_t h = (packed + (uint32_t)(model + 1) * 0x3C6EF372u) * 0x9E3779B1u;
     h ^= h >> 15;
     h *= 0x85EBCA6Bu;
     return h ^ (h >> 13);
 }
 
+#define PACK2(a, b) (((uint32_t)(a) << 6) | (uint32_t)(b))
+#define PACK3(a, b, c) ((PACK2(a, b) << 6) | (uint32_t)(c))
+#define PACK4(a, b, c, d) ((PACK3(a, b, c) << 6) | (uint32_t)(d))
+#define PACK5(a, b, c, d, e) ((PACK4(a, b, c, d) << 6) | (uint32_t)(e))
+
 /* Bins 0..4 (bb 0, 2, 4, 6..9) of a context share one group of 8 slots (32 bytes, one cache line):
  * most pixels code only bins 0..2, so a pixel reads one line per model instead of one per bit. */
 #define GROUP 8
 static const uint8_t group_index[10] = {0, 0, 1, 0, 2, 0, 3, 4, 5, 6};  /* by bb; odd bb < 6 never occur */
 
-static uint32_t slot_of(uint32_t base, int bb)
+static inline uint32_t slot_of(uint32_t base, int bb)
 {
     if (bb < 10)
         return ((base >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1)) + group_index[bb];
@@ -161,8 +192,9 @@ static uint32_t slot_of(uint32_t base, int bb)
 /* Per-pixel features, all computed from what a decoder already has. */
 typedef struct {
     int pred, kind, gp, gx, gy, nonecnt, pnone;
-    int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vq, vmq, sgx, sgy, lv, ageq, last, hist;
-    uint32_t base[MODELS];  /* each model's context hash before the bin is added */
+    int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vmq, sgx, sgy, ageq, last, hist;
+    uint32_t base[HASHED_MODELS];  /* each model's context hash before the bin is added */
+    uint32_t group[HASHED_MODELS]; /* each model's group of 8 slots (bins 0..4) */
     int mixer_base, mixer2_base;
     int apm_base;
 } Features;
@@ -172,21 +204,25 @@ static void context_hashes(Features *f)
     int none_kind = f->nonecnt * 2 + f->kind;
     if (none_kind > 7) none_kind = 7;
     int gp = f->gp > 63 ? 63 : f->gp;
-    int fields[MODELS][5] = {
-        {clampc(f->rNW, 1), clampc(f->rNE, 1), clampc(f->rp, 1), none_kind, f->pnone},
-        {clampc(f->rW, 4), clampc(f->rN, 4), clampc(f->rNW, 4), clampc(f->rNE, 4), clampc(f->rp, 4)},
-        {gp, clampc(f->rp, 2), f->kind, 0, 0},
-        {clampc(f->gx, 4), clampc(f->gy, 4), clampc(f->mr, 3), f->kind, 0},
-        {clampc(f->dW, 4), clampc(f->dN, 4), f->pnone, 0, 0},
-        {clampc(f->sgx, 3), clampc(f->sgy, 3), f->kind, clampc(f->dW, 2), clampc(f->dN, 2)},
-        {clampc(f->lv, 8), clampc(f->rp, 1), f->vq, f->kind, 0},
-        {f->hist, clampc(f->last, 2), clampc(f->rW, 1), clampc(f->rN, 1), f->kind},
+    int kind = f->kind;
+    int rW1 = CL1(f->rW), rN1 = CL1(f->rN), rp1 = CL1(f->rp);
+    int dW2 = CL2(f->dW), dN2 = CL2(f->dN), mr3 = CL3(f->mr);
+    uint32_t packed[HASHED_MODELS] = {
+        PACK5(CL1(f->rNW), CL1(f->rNE), rp1 * 6 + CL2(f->rpp), none_kind, f->pnone),
+        PACK5(CL4(f->rW), CL4(f->rN), CL4(f->rNW), CL4(f->rNE), CL4(f->rp)),
+        PACK3(gp, CL2(f->rp), kind),
+        PACK5(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind, f->ageq),
+        PACK4(CL4(f->dW), CL4(f->dN), f->pnone, f->vmq),
+        PACK5(CL3(f->sgx), CL3(f->sgy), kind, dW2, dN2),
+        PACK5(f->hist, CL2(f->last), rW1, rN1, kind),
     };
-    static const int field_count[MODELS] = {5, 5, 3, 4, 3, 5, 4, 5};
-    for (int i = 0; i < MODELS; i++) f->base[i] = hash_fields(i, fields[i], field_count[i]);
-    f->mixer_base = clampc(f->mr, 3) * 3 + f->kind;
+    for (int i = 0; i < HASHED_MODELS; i++) {
+        f->base[i] = hash_packed(i, packed[i]);
+        f->group[i] = (f->base[i] >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1);
+    }
+    f->mixer_base = mr3 * 3 + kind;
     f->mixer2_base = f->ageq * 5 + f->vmq;
-    f->apm_base = f->kind * 16 + clampc(f->rW, 1) * 4 + clampc(f->rN, 1);
+    f->apm_base = kind * 16 + rW1 * 4 + rN1;
 }
 
 static int valid(int v) { return v >= 0 && v != NO_READING; }
@@ -198,28 +234,30 @@ static int med3(int a, int b, int c)
     return c < lo ? lo : (c > hi ? hi : c);
 }
 
-static void features(const Model *m, const uint8_t *cur, int x, int y, Features *f)
+/* `edge`: the pixel is on the frame's border. Called with a constant, so the interior's copy has no
+ * bounds tests. */
+static inline __attribute__((always_inline)) void features(const Model *m, const uint8_t *cur, int x, int y,
+                                                           Features *f, const int edge)
 {
     int W = m->width, H = m->height;
-    size_t n = (size_t)W * H;
-    const uint8_t *prev = m->history, *pp = m->history + n, *ppp = m->history + 2 * n;
+    const uint8_t *prev = m->frame[0], *pp = m->frame[1], *ppp = m->frame[2];
     const int16_t *r = m->residual;
     int i = y * W + x;
     int P = prev[i];
-    f->rW = x > 0 ? r[i - 1] : SENTINEL;
-    f->rN = y > 0 ? r[i - W] : SENTINEL;
-    f->rNW = (x > 0 && y > 0) ? r[i - W - 1] : SENTINEL;
-    f->rNE = (y > 0 && x < W - 1) ? r[i - W + 1] : SENTINEL;
-    int Wv = x > 0 ? cur[i - 1] : -1;
-    int Nv = y > 0 ? cur[i - W] : -1;
-    int NWv = (x > 0 && y > 0) ? cur[i - W - 1] : -1;
-    int NEv = (y > 0 && x < W - 1) ? cur[i - W + 1] : -1;
+    f->rW = (!edge || x > 0) ? r[i - 1] : SENTINEL;
+    f->rN = (!edge || y > 0) ? r[i - W] : SENTINEL;
+    f->rNW = ((!edge || x > 0) && (!edge || y > 0)) ? r[i - W - 1] : SENTINEL;
+    f->rNE = ((!edge || y > 0) && (!edge || x < W - 1)) ? r[i - W + 1] : SENTINEL;
+    int Wv = (!edge || x > 0) ? cur[i - 1] : -1;
+    int Nv = (!edge || y > 0) ? cur[i - W] : -1;
+    int NWv = ((!edge || x > 0) && (!edge || y > 0)) ? cur[i - W - 1] : -1;
+    int NEv = ((!edge || y > 0) && (!edge || x < W - 1)) ? cur[i - W + 1] : -1;
     f->rp = (P != NO_READING && pp[i] != NO_READING) ? P - pp[i] : SENTINEL;
     f->rpp = (pp[i] != NO_READING && ppp[i] != NO_READING) ? pp[i] - ppp[i] : SENTINEL;
-    int pE = x < W - 1 ? prev[i + 1] : -1;
-    int pS = y < H - 1 ? prev[i + W] : -1;
-    int pW = x > 0 ? prev[i - 1] : -1;
-    int pN = y > 0 ? prev[i - W] : -1;
+    int pE = (!edge || x < W - 1) ? prev[i + 1] : -1;
+    int pS = (!edge || y < H - 1) ? prev[i + W] : -1;
+    int pW = (!edge || x > 0) ? prev[i - 1] : -1;
+    int pN = (!edge || y > 0) ? prev[i - W] : -1;
     f->nonecnt = (Wv == NO_READING) + (Nv == NO_READING) + (NWv == NO_READING) + (NEv == NO_READING);
     f->pnone = (pW == NO_READING) + (pN == NO_READING) + (pE == NO_READING) + (pS == NO_READING);
     if (P != NO_READING) {
@@ -238,21 +276,17 @@ static void features(const Model *m, const uint8_t *cur, int x, int y, Features 
     }
     {   /* how often this pixel and its neighbours changed lately */
         const uint8_t *vol = m->volatility;
-        int v0 = vol[i], vm = v0;
-        if (x > 0 && vol[i - 1] > vm) vm = vol[i - 1];
-        if (x < W - 1 && vol[i + 1] > vm) vm = vol[i + 1];
-        if (y > 0 && vol[i - W] > vm) vm = vol[i - W];
-        if (y < H - 1 && vol[i + W] > vm) vm = vol[i + W];
-        f->vq = v0 == 0 ? 0 : (v0 < 8 ? 1 : (v0 < 16 ? 2 : (v0 < 32 ? 3 : 4)));
-        f->vmq = vm == 0 ? 0 : (vm < 8 ? 1 : (vm < 16 ? 2 : (vm < 32 ? 3 : 4)));
+        int vm = vol[i];
+        if ((!edge || x > 0) && vol[i - 1] > vm) vm = vol[i - 1];
+        if ((!edge || x < W - 1) && vol[i + 1] > vm) vm = vol[i + 1];
+        if ((!edge || y > 0) && vol[i - W] > vm) vm = vol[i - W];
+        if ((!edge || y < H - 1) && vol[i + W] > vm) vm = vol[i + W];
+        f->vmq = volatility_class[vm];
     }
     f->gp = abs(f->gx) + abs(f->gy);
-    {   /* Where the code sits against its slow mean (which way sensor flicker goes next), how long
-         * it has held, and its last change. |level - 16 P| < LEVEL_JUMP, so lv is -16..15. */
-        int L = m->level[i];
-        f->lv = (P != NO_READING && L != LEVEL_NONE) ? (L - 16 * P) >> 2 : SENTINEL;
+    {   /* How long the code has held, and its last change. */
         int a = m->age[i];
-        f->ageq = a < 4 ? a : (a < 8 ? 4 : (a < 16 ? 5 : (a < 32 ? 6 : 7)));
+        f->ageq = age_class[a];
         f->last = m->last_change[i];
         /* Which of the last five frames changed it (flicker's pattern), or, when none did, its age. */
         int hb = m->changes[i] & 0x1F;
@@ -283,7 +317,7 @@ static void features(const Model *m, const uint8_t *cur, int x, int y, Features 
 
 /* One bit's prediction: the slots it reads, the mixer inputs, the mixed probability. */
 typedef struct {
-    uint32_t slot[MODELS];
+    Slot *slot[MODELS];
     int input[INPUTS];
     int set;
     int apm_slot;
@@ -292,15 +326,25 @@ typedef struct {
     int p;
 } Prediction;
 
-static void predict(const Model *m, const Features *f, int bin, int sign, Prediction *pr)
+static void predict(Model *m, const Features *f, int bin, int sign, Prediction *pr)
 {
     int bb = bin * 2 + sign;
     int64_t dot = 0;
     pr->set = bb * 27 + f->mixer_base;
-    for (int i = 0; i < MODELS; i++) {
-        pr->slot[i] = slot_of(f->base[i], bb);
-        pr->input[i] = stretch_table[m->slot[i][pr->slot[i]].p >> 4];
+    if (bb < 10) {
+        int g = group_index[bb];
+        for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][f->group[i] + g];
+    } else {
+        for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][slot_of(f->base[i], bb)];
     }
+    {   /* Model 7, by the code the bit asks about (pred, or pred + (bin - 2) in the sign's direction)
+         * and the bin: a sensor does not reach every code alike (far away one disparity step spans
+         * several codes), and this learns, per code, how each question tends to be answered. */
+        int v = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
+        v = v < 0 ? 255 : (v > 255 ? 255 : v);
+        pr->slot[HASHED_MODELS] = &m->value[v * BIN_KINDS + bb];
+    }
+    for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[pr->slot[i]->p >> 4];
     pr->input[INPUTS - 1] = BIAS_INPUT;
     int64_t dot2 = 0;
     pr->set2 = bb * MIXER2_CONTEXTS + f->mixer2_base;
@@ -339,7 +383,7 @@ static void update(Model *m, const Prediction *pr, int bit)
     if (e1 > TRAIN_SKIP || e1 < -TRAIN_SKIP) train(m->weight[pr->set], pr->input, e1 * MIXER_RATE);
     if (e2 > TRAIN_SKIP || e2 < -TRAIN_SKIP) train(m->weight2[pr->set2], pr->input, e2 * MIXER_RATE);
     for (int i = 0; i < MODELS; i++) {
-        Slot *t = &m->slot[i][pr->slot[i]];
+        Slot *t = pr->slot[i];
         int n = t->n, p = t->p;
         p += (((bit << 16) - bit - p) * reciprocal[n]) >> 14;
         t->p = (uint16_t)p;
@@ -427,17 +471,27 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
         for (int x = 0; x < W; x++) {
             int i = y * W + x;
             Features f;
-            features(m, cur, x, y, &f);
+            if (x == 0 || y == 0 || x == W - 1 || y == H - 1)
+                features(m, cur, x, y, &f, 1);
+            else
+                features(m, cur, x, y, &f, 0);
             context_hashes(&f);
             int v = encoding ? cur[i] : 0;
-            int none = code_modelled(m, c, encoding, &f, 0, 0, encoding ? v == NO_READING : 0);
-            if (none < 0) return -1;
+            int none, nonzero;
+            if (f.kind == 1) {
+                none = code_modelled(m, c, encoding, &f, 0, 0, v == NO_READING);
+                nonzero = none ? 0 : code_modelled(m, c, encoding, &f, 1, 0, v != f.pred);
+            } else {
+                /* A reading here before: most codes are their prediction, so that is asked first
+                 * and such a pixel costs one modelled bit. */
+                nonzero = code_modelled(m, c, encoding, &f, 1, 0, v != f.pred);
+                none = nonzero > 0 ? code_modelled(m, c, encoding, &f, 0, 0, v == NO_READING) : 0;
+            }
+            if (none < 0 || nonzero < 0) return -1;
             if (none) {
                 v = NO_READING;
             } else {
                 int e = encoding ? v - f.pred : 0;
-                int nonzero = code_modelled(m, c, encoding, &f, 1, 0, e != 0);
-                if (nonzero < 0) return -1;
                 if (nonzero) {
                     int positive = code_modelled(m, c, encoding, &f, 2, 0, e > 0);
                     if (positive < 0) return -1;
@@ -471,16 +525,14 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
                 }
             }
             if (!encoding) cur[i] = (uint8_t)v;
-            int P = m->history[i];
+            int P = m->frame[0][i];
             m->residual[i] = (v != NO_READING && P != NO_READING) ? (int16_t)(v - P) : SENTINEL;
         }
     }
+    const uint8_t *prev = m->frame[0];
     for (size_t k = 0; k < n; k++) {
-        int v = m->volatility[k];
-        m->volatility[k] = (uint8_t)(v - (v >> 3) + (cur[k] != m->history[k] ? 8 : 0));
-    }
-    for (size_t k = 0; k < n; k++) {
-        int v = cur[k], h = m->history[k];
+        int v = cur[k], h = prev[k], vol = m->volatility[k];
+        m->volatility[k] = (uint8_t)(vol - (vol >> 3) + (v != h ? 8 : 0));
         m->changes[k] = (uint8_t)((m->changes[k] << 1) | (v != h));
         if (v == h) {
             if (m->age[k] < 255) m->age[k]++;
@@ -490,15 +542,12 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
             m->last_change[k] = (int8_t)(d < -8 ? -8 : (d > 8 ? 8 : d));
         }
     }
-    for (size_t k = 0; k < n; k++) {
-        int v = cur[k], L = m->level[k];
-        if (v == NO_READING) m->level[k] = LEVEL_NONE;
-        else if (L == LEVEL_NONE || abs(16 * v - L) >= LEVEL_JUMP) m->level[k] = (uint16_t)(16 * v);
-        else m->level[k] = (uint16_t)(L + ((16 * v - L) >> LEVEL_RATE));
-    }
-    /* Shift history: t-3 <- t-2 <- t-1 <- this frame. */
-    memmove(m->history + n, m->history, 2 * n);
-    memcpy(m->history, cur, n);
+    /* Shift history: t-3 <- t-2 <- t-1 <- this frame (t-3's buffer takes this frame). */
+    uint8_t *oldest = m->frame[2];
+    memcpy(oldest, cur, n);
+    m->frame[2] = m->frame[1];
+    m->frame[1] = m->frame[0];
+    m->frame[0] = oldest;
     return 0;
 }
 
@@ -506,8 +555,8 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
 static void settle_keyframe(Model *m)
 {
     size_t n = (size_t)m->width * m->height;
-    memcpy(m->history + n, m->history, n);
-    memcpy(m->history + 2 * n, m->history, n);
+    memcpy(m->frame[1], m->frame[0], n);
+    memcpy(m->frame[2], m->frame[0], n);
 }
 
 #ifndef __wasm__
@@ -525,7 +574,6 @@ static void coder_dealloc(ContextCoderObject *self)
         free(self->model->history);
         free(self->model->residual);
         free(self->model->volatility);
-        free(self->model->level);
         free(self->model->age);
         free(self->model->last_change);
         free(self->model->changes);
@@ -550,12 +598,11 @@ static int coder_init(ContextCoderObject *self, PyObject *args, PyObject *kwds)
     m->history = malloc((size_t)3 * width * height);
     m->residual = malloc(sizeof(int16_t) * (size_t)width * height);
     m->volatility = calloc((size_t)width * height, 1);
-    m->level = malloc(sizeof(uint16_t) * (size_t)width * height);
     m->age = malloc((size_t)width * height);
     m->changes = malloc((size_t)width * height);
     m->last_change = malloc((size_t)width * height);
-    if (!m->history || !m->residual || !m->volatility || !m->level || !m->age || !m->last_change || !m->changes) {
-        free(m->history); free(m->residual); free(m->volatility); free(m->level);
+    if (!m->history || !m->residual || !m->volatility || !m->age || !m->last_change || !m->changes) {
+        free(m->history); free(m->residual); free(m->volatility);
         free(m->age); free(m->last_change); free(m->changes); free(m);
         PyErr_NoMemory();
         return -1;
@@ -699,6 +746,10 @@ PyMODINIT_FUNC PyInit__contextmodel(void)
 void *memset(void *to, int value, size_t n)
 {
     uint8_t *t = to;
+    if (((uintptr_t)t & 7) == 0) {  /* 8 bytes a step where aligned: the history is reset per keyframe */
+        uint64_t word = 0x0101010101010101ull * (uint8_t)value;
+        for (; n >= 8; n -= 8, t += 8) *(uint64_t *)t = word;
+    }
     while (n--) *t++ = (uint8_t)value;
     return to;
 }
@@ -707,19 +758,9 @@ void *memcpy(void *restrict to, const void *restrict from, size_t n)
 {
     uint8_t *t = to;
     const uint8_t *f = from;
+    if ((((uintptr_t)t | (uintptr_t)f) & 7) == 0)  /* 8 bytes a step where both are aligned: frames */
+        for (; n >= 8; n -= 8, t += 8, f += 8) *(uint64_t *)t = *(const uint64_t *)f;
     while (n--) *t++ = *f++;
-    return to;
-}
-
-void *memmove(void *to, const void *from, size_t n)
-{
-    uint8_t *t = to;
-    const uint8_t *f = from;
-    if (t < f) {
-        while (n--) *t++ = *f++;
-    } else {
-        while (n--) t[n] = f[n];
-    }
     return to;
 }
 
@@ -760,13 +801,12 @@ __attribute__((export_name("cm_init"))) int cm_init(int width, int height)
     wasm_model.history = wasm_alloc(3 * n);
     wasm_model.residual = wasm_alloc(sizeof(int16_t) * n);
     wasm_model.volatility = wasm_alloc(n);
-    wasm_model.level = wasm_alloc(sizeof(uint16_t) * n);
     wasm_model.age = wasm_alloc(n);
     wasm_model.last_change = wasm_alloc(n);
     wasm_model.changes = wasm_alloc(n);
     wasm_codes = wasm_alloc(n);
     wasm_input = NULL;
-    return wasm_model.history && wasm_model.residual && wasm_model.volatility && wasm_model.level && wasm_model.age && wasm_model.last_change && wasm_model.changes && wasm_codes ? 0 : -1;
+    return wasm_model.history && wasm_model.residual && wasm_model.volatility && wasm_model.age && wasm_model.last_change && wasm_model.changes && wasm_codes ? 0 : -1;
 }
 
 /* Where the caller writes a payload of `bytes` bytes (NULL when out of memory). */
