@@ -28,7 +28,8 @@ is made per viewer, from two measures:
 - A behind viewer catches up once it has acknowledged everything sent to it (without the
   acknowledged bytes: when its transport drains), so the catch-up goes into an empty pipe. It gets
   the newest keyframe and the deltas since, like a new viewer, unless the next keyframe will reach
-  it sooner (see ``_catch_up_behind``). The catch-up run is exempt from the budget (the cache's
+  it sooner (see ``_catch_up_behind``); when no keyframe came while it was behind, it already
+  holds that keyframe and the deltas up to where it fell behind, and gets only the deltas after. The catch-up run is exempt from the budget (the cache's
   own limit bounds it), and the frames after it are judged on their own bytes.
 - A viewer that cannot take even that is dropped (``viewers_closed_stuck``): one that has
   acknowledged nothing for ``stuck_timeout_s`` while bytes were on their way (without the
@@ -72,7 +73,7 @@ class ViewerState(enum.Enum):
 
 class _ViewerSlot:
     __slots__ = ("viewer", "state", "full_since", "bytes_since_full", "stuck_call", "fast",
-                 "bytes_written", "lag", "in_flight_allowance", "catchup_end")
+                 "bytes_written", "lag", "in_flight_allowance", "catchup_end", "resume_point")
 
     def __init__(self, viewer):
         self.viewer = viewer
@@ -82,6 +83,9 @@ class _ViewerSlot:
         self.stuck_call = None
         self.bytes_written = 0  # wire bytes delivered, in the position acked_bytes() counts in
         self.catchup_end = 0  # bytes_written at the end of the newest catch-up run
+        # While behind: (the keyframe it holds, the sequence of the last frame it was sent): it
+        # has that keyframe and every frame after it up to there. None: it must start afresh.
+        self.resume_point = None
         self.lag = None  # an AckedLag where the viewer's acknowledged bytes are known
         self.in_flight_allowance = None  # bytes that may be on their way (None: no limit)
         self.fast = False  # whether publish may just write: live, transport not full, no allowance
@@ -126,6 +130,8 @@ class Fanout:
         self._sweep = LoopingCall(self._sweep_viewers)
         self._sweep.clock = clock
         self._keyframe_at = None  # clock seconds of the newest keyframe published
+        self._keyframe = None  # the newest keyframe published (a StreamFrame)
+        self._newest_sequence = None  # the sequence of the newest frame published
         self._keyframe_period_s = None  # seconds between the last two keyframes
         self.frames_dropped = 0  # frames not sent to a viewer because it was behind
         self.viewers_closed_stuck = 0
@@ -183,6 +189,7 @@ class Fanout:
             if self._keyframe_at is not None:
                 self._keyframe_period_s = now - self._keyframe_at
             self._keyframe_at = now
+            self._keyframe = frame
         message, size, wire_size = frame.message, frame.size, frame.wire_size
         sent = 0
         # A list: a viewer's transport calls back into this object while we write to it.
@@ -192,12 +199,16 @@ class Fanout:
                 sent += self._send(slot, message, size, wire_size)
             else:
                 sent += self._offer(slot, frame)
+        self._newest_sequence = frame.sequence
         self.bytes_out.mark(sent)
 
     def resync(self, viewer):
         """``viewer`` lost its place: catch it up (at the drain if its transport is full)."""
         slot = self._slots.get(viewer)
-        if slot is not None and slot.state is not ViewerState.BEHIND:
+        if slot is None:
+            return
+        slot.resume_point = None  # it lost its place: from a keyframe, now or when it catches up
+        if slot.state is not ViewerState.BEHIND:
             self._catch_up(slot)
 
     def transport_full(self, viewer):
@@ -265,7 +276,7 @@ class Fanout:
         elif lag_s > self.max_lag_s:
             self.log.debug("viewer {viewer} {lag} s behind; skipping to a keyframe",
                            viewer=slot.viewer, lag=round(lag_s, 2))
-            slot.state = ViewerState.BEHIND
+            self._fall_behind(slot, self._newest_sequence)
         slot.settle()
 
     def _offer(self, slot, frame):
@@ -276,7 +287,10 @@ class Fanout:
             return 0
         if self._over_budget(slot, frame):
             self.log.debug("viewer {viewer} over its budget; skipping to a keyframe", viewer=slot.viewer)
-            slot.state = ViewerState.BEHIND
+            if slot.state is ViewerState.LIVE:
+                self._fall_behind(slot, self._newest_sequence)  # it had every frame before this one
+            else:
+                slot.state = ViewerState.BEHIND
             slot.settle()
             self.frames_dropped += 1
             return 0
@@ -318,7 +332,9 @@ class Fanout:
         if rate and self._keyframe_period_s is not None and slot.full_since is None:
             frames = self._catchup()
             if frames:
-                deltas_bytes = sum(frame.wire_size for frame in frames[1:])
+                rest = self._after_resume_point(slot, frames)
+                deltas = frames[1:] if rest is None else rest
+                deltas_bytes = sum(frame.wire_size for frame in deltas)
                 next_keyframe_in_s = self._keyframe_at + self._keyframe_period_s - self._clock.seconds()
                 # An overdue keyframe (the stream paused) is no reason to wait.
                 if next_keyframe_in_s > 0 and deltas_bytes > rate * next_keyframe_in_s:
@@ -337,12 +353,35 @@ class Fanout:
             slot.state = ViewerState.WAITING
             slot.settle()
             return
+        rest = self._after_resume_point(slot, frames)
+        if rest is not None:
+            frames = rest
+        slot.resume_point = None
         slot.state = ViewerState.LIVE
         slot.settle()
         sent = sum(self._send(slot, frame.message, frame.size, frame.wire_size) for frame in frames)
         slot.catchup_end = slot.bytes_written
         slot.bytes_since_full = 0
         self.bytes_out.mark(sent)
+
+    def _fall_behind(self, slot, last_sequence):
+        """A live viewer skips from here: it holds the newest keyframe and every frame after it up
+        to ``last_sequence``."""
+        slot.state = ViewerState.BEHIND
+        slot.resume_point = (self._keyframe, last_sequence)
+
+    def _after_resume_point(self, slot, frames):
+        """The catch-up ``frames`` after the frame a behind viewer was sent last, when it holds
+        their keyframe (no keyframe came since it fell behind); None when it must start afresh.
+        Identity, not sequence numbers: a new source restarts them."""
+        point = slot.resume_point
+        if point is None or frames[0] is not point[0]:
+            return None
+        keyframe, last_sequence = point
+        for index, frame in enumerate(frames):
+            if frame.sequence == last_sequence:
+                return frames[index + 1:]
+        return None
 
     def _send(self, slot, message, size, wire_size):
         # The write that fills the transport is part of its buffer, not of the budget past it.

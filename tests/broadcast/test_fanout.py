@@ -375,18 +375,68 @@ def test_a_slow_viewer_that_keeps_acknowledging_is_not_dropped():
 def test_the_frames_after_a_catch_up_run_are_not_charged_for_it():
     """A viewer that stalled (so the rate it acknowledged is low) and reads again gets a catch-up
     run longer than that rate allows in max_lag_s; the frames after the run count on their own,
-    so it does not skip one and replay the run from the keyframe again."""
+    so once live again it skips nothing."""
     s = Setup(max_lag_s=LAG_S)
     v = s.viewer(cls=MeasuredViewer)
+    dropped_when_live = None
     for sequence in range(150):  # one keyframe: the catch-up run is long
         if sequence == 90:
             assert s.fanout.state_of(v) is ViewerState.BEHIND
-            got = len(v.received)
             v.ack_all()  # it reads again, and from now on acknowledges all it is sent
         s.publish(frame(sequence, keyframe=sequence == 0))
         if sequence >= 90:
             v.ack_all()
+            if dropped_when_live is None and s.fanout.state_of(v) is ViewerState.LIVE:
+                dropped_when_live = s.fanout.frames_dropped
         s.clock.advance(1 / 30)
-    # The cached keyframe and every frame since, once: no second run.
-    assert v.received[got:] == list(range(150))
+    assert dropped_when_live is not None and s.fanout.frames_dropped == dropped_when_live
     assert s.fanout.state_of(v) is ViewerState.LIVE
+
+
+def test_a_behind_viewer_that_holds_the_keyframe_gets_only_the_frames_it_missed():
+    """No keyframe came while it was behind: it holds the cached keyframe and the deltas up to
+    where it stopped, so its catch-up is the deltas after that, each frame once and in order
+    (a replay from the keyframe would cost it the run again)."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=MeasuredViewer)
+    for sequence in range(150):
+        if sequence == 90:
+            v.ack_all()
+        s.publish(frame(sequence, keyframe=sequence == 0))
+        if sequence >= 90:
+            v.ack_all()
+        s.clock.advance(1 / 30)
+    assert s.fanout.frames_dropped > 0
+    assert v.received == list(range(150))
+
+
+def test_a_behind_viewer_starts_afresh_from_a_keyframe_that_came_while_it_was_behind():
+    """A keyframe came while it was behind: it gets that keyframe and the deltas since."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=MeasuredViewer)
+    for sequence in range(150):
+        if sequence == 90:
+            got = len(v.received)
+            v.ack_all()
+        s.publish(frame(sequence, keyframe=sequence in (0, 80)))
+        if sequence >= 90:
+            v.ack_all()
+        s.clock.advance(1 / 30)
+    assert got < 80
+    assert v.received[got:] == list(range(80, 150))
+
+
+def test_a_resync_while_behind_starts_the_catch_up_from_the_keyframe():
+    """A viewer that asks for a resync lost its place: its catch-up is the keyframe and the deltas
+    since, not the frames after where it fell behind."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=MeasuredViewer)
+    for sequence in range(60):
+        s.publish(frame(sequence, keyframe=sequence == 0))
+        s.clock.advance(1 / 30)
+    assert s.fanout.state_of(v) is ViewerState.BEHIND
+    got = len(v.received)
+    s.fanout.resync(v)
+    v.ack_all()
+    s.clock.advance(Fanout.SWEEP_INTERVAL_S)
+    assert v.received[got] == 0 and v.received[got:] == list(range(60))
