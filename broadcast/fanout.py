@@ -29,8 +29,9 @@ is made per viewer, from two measures:
   acknowledged bytes: when its transport drains), so the catch-up goes into an empty pipe. It gets
   the newest keyframe and the deltas since, like a new viewer, unless the next keyframe will reach
   it sooner (see ``_catch_up_behind``); when no keyframe came while it was behind, it already
-  holds that keyframe and the deltas up to where it fell behind, and gets only the deltas after. The catch-up run is exempt from the budget (the cache's
-  own limit bounds it), and the frames after it are judged on their own bytes.
+  holds that keyframe and the deltas up to where it fell behind, and gets only the deltas after.
+  The catch-up run is exempt from the budget (the cache's own limit bounds it), and the frames
+  after it are judged on their own bytes.
 - A viewer that cannot take even that is dropped (``viewers_closed_stuck``): one that has
   acknowledged nothing for ``stuck_timeout_s`` while bytes were on their way (without the
   acknowledged bytes: whose transport stays full for ``stuck_timeout_s``). A slow viewer that
@@ -341,14 +342,18 @@ class Fanout:
                     slot.state = ViewerState.WAITING
                     slot.settle()
                     return
+            self._catch_up(slot, frames)
+            return
         self._catch_up(slot)
 
-    def _catch_up(self, slot):
+    def _catch_up(self, slot, frames=None):
+        """Send ``slot`` the catch-up run (``frames``: the cache's, already fetched by the caller)."""
         if slot.full_since is not None:
             slot.state = ViewerState.BEHIND
             slot.settle()
             return
-        frames = self._catchup()
+        if frames is None:
+            frames = self._catchup()
         if not frames:
             slot.state = ViewerState.WAITING
             slot.settle()
@@ -377,7 +382,7 @@ class Fanout:
         point = slot.resume_point
         if point is None or frames[0] is not point[0]:
             return None
-        keyframe, last_sequence = point
+        last_sequence = point[1]
         for index, frame in enumerate(frames):
             if frame.sequence == last_sequence:
                 return frames[index + 1:]
