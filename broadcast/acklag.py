@@ -9,8 +9,10 @@ at most one sweep period). This sees the bytes in Twisted's buffer, the kernel's
 the network; bytes in the viewer's receive buffer are acknowledged but not yet read, and that
 buffer is small because it is the TCP window (a viewer that stops reading closes it).
 
-A viewer is **backlogged** when bytes written before the previous sweep are still on their way
-(more than a round trip shorter than a sweep). ``in_flight_allowance(seconds)`` is how many bytes
+A viewer is **backlogged** when bytes written at least ``backlog_after_s`` ago are still on their
+way: longer than a round trip and a delayed acknowledgement take, so the bytes are waiting for the
+viewer, not for the network. Updates may come at every sweep or, for a viewer whose pace is not
+known yet, at every frame: the marks make the answer the same. ``in_flight_allowance(seconds)`` is how many bytes
 the viewer takes in ``seconds``, at the rate it acknowledged while it was backlogged in the last ``RATE_MEMORY_S`` (a viewer that keeps up has
 none, and its rate would say only how fast the stream is, so it gets no allowance: None).
 """
@@ -26,6 +28,10 @@ class AckedLag:
     # How long a backlogged sweep counts: a viewer that has kept up this long has no rate again.
     RATE_MEMORY_S = 5.0
 
+    # How long bytes may be on their way before they are a backlog: more than a round trip plus a
+    # delayed acknowledgement (Linux delays one by 40 ms and at most 200 ms).
+    BACKLOG_AFTER_S = 0.2
+
     __slots__ = ("_marks", "_busy", "_last", "acked_through_s", "acked", "written", "backlogged",
                  "progress_s")
 
@@ -38,7 +44,7 @@ class AckedLag:
         self.progress_s = now  # when it last acknowledged anything (or had nothing to)
         self.acked = 0
         self.written = 0
-        self.backlogged = False  # whether bytes written before the last sweep were still on their way
+        self.backlogged = False  # whether bytes BACKLOG_AFTER_S old were still on their way
 
     def update(self, now, written, acked):
         """Record one sweep: ``written`` bytes sent so far, ``acked`` of them acknowledged."""
@@ -58,8 +64,7 @@ class AckedLag:
             self.acked_through_s = marks.popleft()[1]
         if not marks:
             self.acked_through_s = now
-        # Bytes written before this sweep still on their way: more than a round trip's worth.
-        self.backlogged = bool(marks) and marks[0][1] < now
+        self.backlogged = bool(marks) and marks[0][1] <= now - self.BACKLOG_AFTER_S
         self._last = (now, written, acked, self.backlogged)
 
     @property

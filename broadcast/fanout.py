@@ -20,7 +20,10 @@ is made per viewer, from two measures:
   acknowledged is more than ``max_lag_s`` old (found at a sweep), or, once it has shown a backlog,
   when a frame would put more bytes on their way than it takes in ``max_lag_s`` at the rate it
   acknowledges (checked per frame only for such a viewer, so a frame written now still arrives
-  about ``max_lag_s`` later). Without the acknowledged bytes: once its transport is full, it may
+  about ``max_lag_s`` later). A new viewer's pace is not known, and a sweep comes too late for one
+  many times too slow for the stream (its first quarter second fills its kernel buffers with
+  seconds of its reading): for its first ``PROBE_S`` it is measured at every frame, and a backlog
+  stops it there. Without the acknowledged bytes: once its transport is full, it may
   stay full for at most ``max_lag_s``. Either way it may queue at most ``max_unsent_bytes`` past a
   full transport (the memory bound). A behind viewer gets nothing (each frame it misses counts in
   ``frames_dropped``), so a delta chain is never broken in the middle and it never receives an
@@ -74,7 +77,8 @@ class ViewerState(enum.Enum):
 
 class _ViewerSlot:
     __slots__ = ("viewer", "state", "full_since", "bytes_since_full", "stuck_call", "fast",
-                 "bytes_written", "lag", "in_flight_allowance", "catchup_end", "resume_point")
+                 "bytes_written", "lag", "in_flight_allowance", "catchup_end", "resume_point",
+                 "probe_until")
 
     def __init__(self, viewer):
         self.viewer = viewer
@@ -89,12 +93,13 @@ class _ViewerSlot:
         self.resume_point = None
         self.lag = None  # an AckedLag where the viewer's acknowledged bytes are known
         self.in_flight_allowance = None  # bytes that may be on their way (None: no limit)
+        self.probe_until = None  # clock seconds until which it is measured at every frame
         self.fast = False  # whether publish may just write: live, transport not full, no allowance
 
     def settle(self):
-        """Recompute ``fast`` after a change of state, fullness or allowance."""
+        """Recompute ``fast`` after a change of state, fullness, allowance or probing."""
         self.fast = (self.state is ViewerState.LIVE and self.full_since is None
-                     and self.in_flight_allowance is None)
+                     and self.in_flight_allowance is None and self.probe_until is None)
 
 
 class Fanout:
@@ -114,6 +119,8 @@ class Fanout:
     STUCK_TIMEOUT_S = 10.0
     # How often the acknowledged bytes of every viewer are read: the lag is known to this much.
     SWEEP_INTERVAL_S = 0.25
+    # How long a new viewer is measured at every frame, until the sweeps know its pace.
+    PROBE_S = 1.0
 
     log = Logger()
 
@@ -167,6 +174,7 @@ class Fanout:
         slot = self._slots[viewer] = _ViewerSlot(viewer)
         if viewer.acked_bytes() is not None:
             slot.lag = AckedLag(self._clock.seconds())
+            slot.probe_until = self._clock.seconds() + self.PROBE_S
             if not self._sweep.running:
                 self._sweep.start(self.SWEEP_INTERVAL_S, now=False)
         self._catch_up(slot)
@@ -257,15 +265,7 @@ class Fanout:
         if now - lag.progress_s > self.stuck_timeout_s:
             self._drop_stuck(slot)
             return
-        # A viewer backlogged lately has each frame checked against what it takes in max_lag_s;
-        # one that keeps up does not (None), and stays on publish's short path. One backlogged
-        # whose pace is not known yet (it just joined) gets nothing more until it has taken what
-        # it has: in its first half second, a viewer many times too slow for the stream would
-        # otherwise be sent seconds of its reading.
-        allowance = lag.in_flight_allowance(self.max_lag_s)
-        if allowance is None and lag.backlogged:
-            allowance = 0
-        slot.in_flight_allowance = allowance
+        slot.in_flight_allowance = self._allowance(lag)
         if slot.state is ViewerState.BEHIND:
             if lag.all_acked:
                 self.log.debug("viewer {viewer} took all it was sent; catching up", viewer=slot.viewer)
@@ -280,7 +280,33 @@ class Fanout:
             self._fall_behind(slot, self._newest_sequence)
         slot.settle()
 
+    def _allowance(self, lag):
+        """A viewer backlogged lately has each frame checked against what it takes in max_lag_s;
+        one that keeps up does not (None), and stays on publish's short path. One backlogged whose
+        pace is not known yet (it just joined) gets nothing more until it has taken what it has."""
+        allowance = lag.in_flight_allowance(self.max_lag_s)
+        if allowance is None and lag.backlogged:
+            return 0
+        return allowance
+
+    def _probe(self, slot):
+        """Measure a new viewer before a frame is offered to it, for its first PROBE_S."""
+        now = self._clock.seconds()
+        if now >= slot.probe_until:
+            slot.probe_until = None
+            return
+        try:
+            acked = slot.viewer.acked_bytes()
+        except OSError:
+            return  # the socket is going; its close removes the viewer
+        if acked is not None:
+            slot.lag.update(now, slot.bytes_written, acked)
+            slot.in_flight_allowance = self._allowance(slot.lag)
+
     def _offer(self, slot, frame):
+        if slot.probe_until is not None and slot.state is ViewerState.LIVE:
+            self._probe(slot)
+            slot.settle()
         if slot.state is ViewerState.BEHIND:
             self.frames_dropped += 1
             return 0
@@ -408,6 +434,7 @@ class Fanout:
     def _drop_stuck(self, slot):
         slot.stuck_call = None
         slot.lag = None  # measured no more: its close removes it
+        slot.probe_until = None
         slot.state = ViewerState.BEHIND
         slot.settle()
         self.viewers_closed_stuck += 1

@@ -46,3 +46,23 @@ def test_the_rate_is_forgotten_after_keeping_up_for_a_while():
         t += 0.25
         lag.update(t, 1000, 1000)
     assert lag.rate() is None
+
+
+def test_updates_at_every_frame_see_a_backlog_only_after_backlog_after_s():
+    """Measured every 1/30 s: bytes acknowledged 100 ms late are no backlog; bytes on their way
+    for BACKLOG_AFTER_S are, at the first update that finds them so."""
+    lag = AckedLag(0.0)
+    written = []
+    for step in range(1, 31):
+        now = step / 30
+        written.append(step * 100)
+        lag.update(now, written[-1], written[-4] if len(written) >= 4 else 0)
+        assert not lag.backlogged
+    stop = written[-1]  # from here nothing more is acknowledged
+    for step in range(31, 61):
+        now = step / 30
+        written.append(step * 100)
+        lag.update(now, written[-1], stop)
+        age_in_frames = step - 31  # of the oldest byte on its way
+        if age_in_frames != round(30 * AckedLag.BACKLOG_AFTER_S):  # (the boundary is float rounding)
+            assert lag.backlogged == (age_in_frames > 30 * AckedLag.BACKLOG_AFTER_S)

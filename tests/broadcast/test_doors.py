@@ -1,6 +1,7 @@
 """The broadcast core over real loopback WebSockets, through each door (direct mode and the relay):
 fan-out, late joiners, resync, bad input, slow and stalled viewers. One suite, two fixtures."""
 
+import bisect
 import json
 import socket
 
@@ -161,7 +162,8 @@ class OneFramePerSecondViewer(RecordingViewer):
 
     def __init__(self):
         super().__init__()
-        self.arrivals = []  # (reactor seconds, sequence)
+        self.arrivals = []  # (reactor seconds, sequence, how many reads it had taken)
+        self.reads = 0
         self._reading = task.LoopingCall(self._read_once)
 
     def connectionMade(self):
@@ -174,12 +176,13 @@ class OneFramePerSecondViewer(RecordingViewer):
 
     def _read_once(self):
         if self.transport is not None:
+            self.reads += 1
             self.transport.resumeProducing()
 
     def onMessage(self, payload, isBinary):
         super().onMessage(payload, isBinary)
         if self.frames:
-            self.arrivals.append((reactor.seconds(), self.frames[-1].header.sequence))
+            self.arrivals.append((reactor.seconds(), self.frames[-1].header.sequence, self.reads))
         self.transport.pauseProducing()
 
     def onClose(self, wasClean, code, reason):
@@ -188,9 +191,24 @@ class OneFramePerSecondViewer(RecordingViewer):
         super().onClose(wasClean, code, reason)
 
 
-# Bounds on the one-read-a-second viewer's picture age (seconds from publish to its read).
+# Bounds on the one-read-a-second viewer's frame ages (seconds from publish to its read).
 SLOW_VIEWER_MEDIAN_AGE_S = 2.0
-SLOW_VIEWER_MAX_AGE_S = 5.0  # issue #9 asks ~2 s: the start, before its pace is known, is not there yet
+SLOW_VIEWER_MAX_AGE_S = 5.0
+# Bound on its picture: the newest frame it has after each read, behind live by at most this many
+# seconds of frames (issue #9: "never more than ~2 s old"). Counted in frames published meanwhile,
+# not in seconds, so a machine too loaded to publish on time does not age it.
+SLOW_VIEWER_PICTURE_AGE_S = 2.0
+
+
+def picture_ages_s(arrivals, published_at, fps):
+    """For each read of the slow viewer, how far behind live its picture (the newest frame that
+    read brought) was when it arrived, in seconds of frames published after it."""
+    newest = {}
+    for arrived, sequence, read in arrivals:
+        newest[read] = (arrived, sequence)
+    published_times = sorted(published_at.values())
+    return [(bisect.bisect_right(published_times, arrived) - 1 - sequence) / fps
+            for arrived, sequence in newest.values()]
 
 
 @pytest_twisted.ensureDeferred
@@ -250,15 +268,19 @@ async def test_stalled_and_slow_viewers_cost_twenty_good_ones_nothing(open_door,
     await stalled.closed_d.addTimeout(WAIT_TIMEOUT_S, reactor)  # dropped
     assert door.fanout.viewers_closed_stuck >= 1
     assert unsent_peak[0] <= 64 * 1024
-    ages = [arrived - published_at[sequence] for arrived, sequence in slow.arrivals]
+    ages = [arrived - published_at[sequence] for arrived, sequence, _ in slow.arrivals]
+    pictures = picture_ages_s(slow.arrivals, published_at, fps)
     # Slow but moving: never dropped as stuck (only the stalled one was), still watching.
     assert not slow.closed and door.fanout.viewers_closed_stuck == 1
-    # Its picture age: half a second per read on average and the TCP-measured budget of 1 s; the
-    # first half second, before its pace is known, sends it ~3 s of its reading (max ~3.4-4.3 s).
-    # Before TCP_INFO: median 1.6 to 3 s, max 3.4 to 5.6 s, and it was dropped as stuck.
+    # Its frames' ages: half a second per read on average and the TCP-measured budget of 1 s; what
+    # its first quarter second fills its kernel buffers with it reads for 2 s more (max ~2.6 s;
+    # before the per-frame probe of a new viewer 3.4-4.3 s; before TCP_INFO 3.4-5.6 s, and it was
+    # dropped as stuck). Its picture (the newest frame of each read): ~1.6 s behind live at most.
     assert sorted(ages)[len(ages) // 2] <= SLOW_VIEWER_MEDIAN_AGE_S
     assert max(ages) <= SLOW_VIEWER_MAX_AGE_S
+    assert len(pictures) >= seconds - 1 and max(pictures) <= SLOW_VIEWER_PICTURE_AGE_S
     print(f"{door.kind}: 20 good viewers, {count} frames in {elapsed:.2f} s "
           f"({count / elapsed:.1f} frames/s); slow viewer got {len(sequences)} frames "
           f"({'dropped' if slow.closed else 'still watching'}), picture age max {max(ages):.2f} s, "
-          f"median {sorted(ages)[len(ages) // 2]:.2f} s")
+          f"median {sorted(ages)[len(ages) // 2]:.2f} s; its picture after each read "
+          f"{', '.join(f'{age:.2f}' for age in pictures)} s behind live")

@@ -3,6 +3,7 @@ stuck viewers."""
 
 from twisted.internet.task import Clock
 
+from depthcam.broadcast.acklag import AckedLag
 from depthcam.broadcast.fanout import Fanout, ViewerState
 from depthcam.broadcast.stream import StreamCache, StreamFrame
 
@@ -61,11 +62,15 @@ def frame(sequence, keyframe=False, size=100):
 class Setup:
     """A cache, a fanout over it, and a clock; ``publish`` feeds both as RelayStream does."""
 
-    def __init__(self, budget=BUDGET_BYTES, max_lag_s=10 * STUCK_S):
+    def __init__(self, budget=BUDGET_BYTES, max_lag_s=10 * STUCK_S, probe=True):
         self.clock = Clock()
         self.cache = StreamCache(self.clock)
         self.fanout = Fanout(self.cache.catchup, max_lag_s=max_lag_s, max_unsent_bytes=budget,
                              stuck_timeout_s=STUCK_S, clock=self.clock)
+        if not probe:
+            # Sweeps only: a viewer stalled from its first frame then shows a backlog of a
+            # second's frames, as one that stalls later does (the probe is tested on its own).
+            self.fanout.PROBE_S = 0
 
     def viewer(self, name="v", cls=FakeViewer):
         viewer = cls(name, self.fanout)
@@ -341,7 +346,7 @@ def test_a_viewer_whose_tcp_acknowledges_nothing_falls_behind_within_the_time_bu
 def test_a_behind_viewer_resumes_at_a_keyframe_once_it_acknowledged_everything():
     """After it acknowledges all it was sent, its next frame is a keyframe (the cached one, or the
     next), and it does not wait for a drain that a kernel buffer would hide."""
-    s = Setup(max_lag_s=LAG_S)
+    s = Setup(max_lag_s=LAG_S, probe=False)
     v = s.viewer(cls=MeasuredViewer)
     play(s, 0, 60)
     got = len(v.received)
@@ -376,7 +381,7 @@ def test_the_frames_after_a_catch_up_run_are_not_charged_for_it():
     """A viewer that stalled (so the rate it acknowledged is low) and reads again gets a catch-up
     run longer than that rate allows in max_lag_s; the frames after the run count on their own,
     so once live again it skips nothing."""
-    s = Setup(max_lag_s=LAG_S)
+    s = Setup(max_lag_s=LAG_S, probe=False)
     v = s.viewer(cls=MeasuredViewer)
     dropped_when_live = None
     for sequence in range(150):  # one keyframe: the catch-up run is long
@@ -397,7 +402,7 @@ def test_a_behind_viewer_that_holds_the_keyframe_gets_only_the_frames_it_missed(
     """No keyframe came while it was behind: it holds the cached keyframe and the deltas up to
     where it stopped, so its catch-up is the deltas after that, each frame once and in order
     (a replay from the keyframe would cost it the run again)."""
-    s = Setup(max_lag_s=LAG_S)
+    s = Setup(max_lag_s=LAG_S, probe=False)
     v = s.viewer(cls=MeasuredViewer)
     for sequence in range(150):
         if sequence == 90:
@@ -412,7 +417,7 @@ def test_a_behind_viewer_that_holds_the_keyframe_gets_only_the_frames_it_missed(
 
 def test_a_behind_viewer_starts_afresh_from_a_keyframe_that_came_while_it_was_behind():
     """A keyframe came while it was behind: it gets that keyframe and the deltas since."""
-    s = Setup(max_lag_s=LAG_S)
+    s = Setup(max_lag_s=LAG_S, probe=False)
     v = s.viewer(cls=MeasuredViewer)
     for sequence in range(150):
         if sequence == 90:
@@ -440,3 +445,72 @@ def test_a_resync_while_behind_starts_the_catch_up_from_the_keyframe():
     v.ack_all()
     s.clock.advance(Fanout.SWEEP_INTERVAL_S)
     assert v.received[got] == 0 and v.received[got:] == list(range(60))
+
+
+class LateAckingViewer(MeasuredViewer):
+    """A viewer whose TCP acknowledges each frame ``late_frames`` frames after it was sent (a
+    delayed acknowledgement, a round trip), and counts how often it was asked."""
+
+    def __init__(self, name, fanout, late_frames=0):
+        super().__init__(name, fanout)
+        self.late_frames = late_frames
+        self.sent_positions = []
+        self.asked = 0
+
+    def deliver(self, message):
+        super().deliver(message)
+        self.sent_positions.append(self.wire_bytes)
+
+    def acked_bytes(self):
+        self.asked += 1
+        return self.acked
+
+    def tick(self):
+        """One frame period passed: acknowledge what was sent ``late_frames`` frames ago."""
+        if len(self.sent_positions) > self.late_frames:
+            self.acked = self.sent_positions[-1 - self.late_frames]
+
+
+def test_a_new_viewer_that_takes_nothing_is_stopped_before_the_first_sweep_sees_it():
+    """Measured at every frame in its first second, a new viewer whose TCP acknowledges nothing
+    is stopped once its first bytes are BACKLOG_AFTER_S old: the sweeps alone would send it twice
+    that (what a viewer too slow for the stream then reads for seconds)."""
+    received = {}
+    for probe in (True, False):
+        s = Setup(max_lag_s=LAG_S, probe=probe)
+        v = s.viewer(cls=MeasuredViewer)
+        play(s, 0, 60)
+        assert s.fanout.state_of(v) is ViewerState.BEHIND
+        assert v.received == list(range(len(v.received)))
+        received[probe] = len(v.received)
+    assert received[True] <= 30 * AckedLag.BACKLOG_AFTER_S + 2
+    assert received[False] >= 2 * received[True]
+
+
+def test_delayed_acknowledgements_do_not_stop_a_new_viewer():
+    """Acknowledgements up to BACKLOG_AFTER_S late (here 3 frames, 100 ms) are a round trip, not a
+    backlog: every frame, live throughout."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=lambda name, fanout: LateAckingViewer(name, fanout, late_frames=3))
+    for sequence in range(150):
+        s.publish(frame(sequence, keyframe=sequence % 10 == 0))
+        v.tick()
+        s.clock.advance(1 / 30)
+    assert v.received == list(range(150))
+    assert s.fanout.frames_dropped == 0 and s.fanout.state_of(v) is ViewerState.LIVE
+
+
+def test_after_its_first_second_a_viewer_that_keeps_up_is_measured_only_by_the_sweeps():
+    """The per-frame measuring ends after PROBE_S: then one getsockopt a sweep, not one a frame."""
+    s = Setup(max_lag_s=LAG_S)
+    v = s.viewer(cls=LateAckingViewer)
+    for sequence in range(150):
+        s.publish(frame(sequence, keyframe=sequence % 10 == 0))
+        v.tick()
+        s.clock.advance(1 / 30)
+        if sequence == 59:
+            asked_at_two_seconds = v.asked
+    assert v.received == list(range(150))
+    assert asked_at_two_seconds >= 30 * Fanout.PROBE_S  # a frame each in the first second
+    sweeps = 3 / Fanout.SWEEP_INTERVAL_S  # seconds 2 to 5
+    assert v.asked - asked_at_two_seconds <= sweeps + 1
