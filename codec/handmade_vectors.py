@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # FORMAT.md's, written out: no depthcam module is used
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 FILE_NAME = "handmade.json"
 # FORMAT.md's header: magic, version, profile, flags, reserved, sequence, capture_time_us, width,
@@ -40,7 +40,7 @@ def _b64(data):
 
 def message(profile, flags, sequence, width, height, payload):
     """A wire frame: FORMAT.md's 40-byte header (no motion cue), then ``payload``."""
-    header = struct.pack(HEADER_LAYOUT, b"DCAM", 1, profile, flags, 0, sequence, CAPTURE_TIME_US + sequence,
+    header = struct.pack(HEADER_LAYOUT, b"DCAM", FORMAT_VERSION, profile, flags, 0, sequence, CAPTURE_TIME_US + sequence,
                          width, height, NEAR_MM, FAR_MM, 0, 0, 0, 0, len(payload))
     return header + payload
 

@@ -29,12 +29,12 @@ from depthcam.codec.classic import ClassicEncoder, Coding
 from depthcam.codec.decoder import StreamDecoder
 from depthcam.codec.errors import CodecError
 from depthcam.codec.frame import DepthFrame, DepthUnits
-from depthcam.codec.header import (HEADER_SIZE, HEADER_STRUCT, NO_MOTION, FrameFlags, FrameHeader,
-                                   Profile, parse_header)
+from depthcam.codec.header import (HEADER_SIZE, HEADER_STRUCT, NO_MOTION, VERSION, FrameFlags,
+                                   FrameHeader, Profile, parse_header)
 from depthcam.codec.quantization import InverseDepthQuantizer
 from depthcam.codec.units import raw_to_mm
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = VERSION
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 SEED = 2012
 
@@ -125,7 +125,7 @@ def build_vectors():
         _stream("truncated", "header cut short, then payload cut short",
                 [keyframe[:HEADER_SIZE - 1], keyframe[:-1], keyframe]),
         _stream("bad-magic", "not a depthcam frame", [b"XCAM" + keyframe[4:]]),
-        _stream("bad-version", "a version from the future", [_patched(keyframe, 4, "<B", 2)]),
+        _stream("bad-version", "a version from the future", [_patched(keyframe, 4, "<B", VERSION + 1)]),
         _stream("unknown-profile", "profile 99", [_patched(keyframe, 5, "<B", 99)]),
         _stream("bad-flags", "CATCHUP without KEYFRAME, then an unknown bit",
                 [_patched(keyframe, 6, "<B", 2), _patched(keyframe, 6, "<B", 0x81)]),

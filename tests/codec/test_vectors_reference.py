@@ -111,7 +111,7 @@ def test_every_expected_header_is_the_bytes_read_by_formats_offsets():
     checked = 0
     for where, message, expect in frames_of(*VECTOR_FILES):
         if "header" in expect:
-            assert message[:4] == b"DCAM" and message[4] == 1, where
+            assert message[:4] == b"DCAM" and message[4] == 2, where
             assert read_header(message) == expect["header"], where
             assert len(message) == HEADER_BYTES + expect["header"]["payload_length"], where
             checked += 1
