@@ -193,6 +193,7 @@ static inline uint32_t slot_of(uint32_t base, int bb)
 typedef struct {
     int pred, kind, gp, gx, gy, nonecnt, pnone;
     int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vmq, sgx, sgy, ageq, last, hist;
+    int moved_now, moved_last;  /* nc, pc (FORMAT.md): neighbours that changed, this frame and the last */
     uint32_t base[HASHED_MODELS];  /* each model's context hash before the bin is added */
     uint32_t group[HASHED_MODELS]; /* each model's group of 8 slots (bins 0..4) */
     int mixer_base, mixer2_base;
@@ -214,7 +215,7 @@ static void context_hashes(Features *f)
         PACK5(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind, f->ageq),
         PACK4(CL4(f->dW), CL4(f->dN), f->pnone, f->vmq),
         PACK5(CL3(f->sgx), CL3(f->sgy), kind, dW2, dN2),
-        PACK5(f->hist, CL2(f->last), rW1, rN1, kind),
+        PACK5(f->hist, CL2(f->last), f->moved_now, f->moved_last, kind),
     };
     for (int i = 0; i < HASHED_MODELS; i++) {
         f->base[i] = hash_packed(i, packed[i]);
@@ -254,6 +255,17 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
     int NEv = ((!edge || y > 0) && (!edge || x < W - 1)) ? cur[i - W + 1] : -1;
     f->rp = (P != NO_READING && pp[i] != NO_READING) ? P - pp[i] : SENTINEL;
     f->rpp = (pp[i] != NO_READING && ppp[i] != NO_READING) ? pp[i] - ppp[i] : SENTINEL;
+    /* Flicker comes in patches: how many causal neighbours changed in this frame, and how many of the
+     * others (not yet coded) changed in the last one. */
+    f->moved_now = ((!edge || x > 0) && Wv != prev[i - 1]) + ((!edge || y > 0) && Nv != prev[i - W])
+                 + ((!edge || (x > 0 && y > 0)) && NWv != prev[i - W - 1])
+                 + ((!edge || (y > 0 && x < W - 1)) && NEv != prev[i - W + 1]);
+    {
+        const uint8_t *ch = m->changes;
+        f->moved_last = ((!edge || x < W - 1) ? ch[i + 1] & 1 : 0) + ((!edge || y < H - 1) ? ch[i + W] & 1 : 0)
+                      + ((!edge || (x > 0 && y < H - 1)) ? ch[i + W - 1] & 1 : 0)
+                      + ((!edge || (x < W - 1 && y < H - 1)) ? ch[i + W + 1] & 1 : 0);
+    }
     int pE = (!edge || x < W - 1) ? prev[i + 1] : -1;
     int pS = (!edge || y < H - 1) ? prev[i + W] : -1;
     int pW = (!edge || x > 0) ? prev[i - 1] : -1;
