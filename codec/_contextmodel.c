@@ -29,9 +29,12 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define MAX_CODE 254
 #define SWITCH_RESIDUAL 6    /* |neighbours' change| from which kind 2 predicts spatially */
 #define SENTINEL 99          /* "no residual known here" */
-#define HASHED_MODELS 7
-#define MODELS (HASHED_MODELS + 1)  /* the last (7) by the code a bit asks about, not hashed */
+#define HASHED_MODELS 6
+#define MODELS (HASHED_MODELS + 2)  /* the last two (6, 7) by the code a bit asks about, not hashed */
 #define VALUE_SLOTS (256 * BIN_KINDS)
+#define NEAR_REACH 3         /* model 7 tells W, N, NE apart from the code asked within this many codes */
+#define NEAR_LEVELS (2 * NEAR_REACH + 2)  /* -3..3 and "no reading" */
+#define NEARBY_SLOTS (NEAR_LEVELS * NEAR_LEVELS * NEAR_LEVELS * BIN_KINDS)
 #define TABLE_BITS 16
 #define TABLE_SIZE (1 << TABLE_BITS)
 #define COUNT_LIMIT 127      /* slots keep adapting at 2/257 or faster: a scene drifts */
@@ -92,6 +95,7 @@ typedef struct {
     int width, height;
     Slot slot[HASHED_MODELS][TABLE_SIZE];
     Slot value[VALUE_SLOTS];
+    Slot nearby[NEARBY_SLOTS];
     int32_t weight[MIXER_SETS][INPUTS];
     int32_t weight2[MIXER2_SETS][INPUTS];
     uint16_t apm[APM_CONTEXTS][33];
@@ -112,6 +116,10 @@ static void model_reset(Model *m)
     for (int k = 0; k < VALUE_SLOTS; k++) {
         m->value[k].p = 32768;
         m->value[k].n = 0;
+    }
+    for (int k = 0; k < NEARBY_SLOTS; k++) {
+        m->nearby[k].p = 32768;
+        m->nearby[k].n = 0;
     }
     for (int i = 0; i < HASHED_MODELS; i++) {
         for (int j = 0; j < TABLE_SIZE; j++) {
@@ -192,6 +200,7 @@ static inline uint32_t slot_of(uint32_t base, int bb)
 /* Per-pixel features, all computed from what a decoder already has. */
 typedef struct {
     int pred, kind, gp, gx, gy, nonecnt, pnone;
+    int near[3];  /* this frame's W, N, NE codes, -1000 where not valid (model 7) */
     int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vmq, sgx, sgy, ageq, last, hist;
     int moved_now, moved_last;  /* nc, pc (FORMAT.md): neighbours that changed, this frame and the last */
     uint32_t base[HASHED_MODELS];  /* each model's context hash before the bin is added */
@@ -213,7 +222,6 @@ static void context_hashes(Features *f)
         PACK5(CL4(f->rW), CL4(f->rN), CL4(f->rNW), CL4(f->rNE), CL4(f->rp)),
         PACK3(gp, CL2(f->rp), kind),
         PACK5(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind, f->ageq),
-        PACK4(CL4(f->dW), CL4(f->dN), f->pnone, f->vmq),
         PACK5(CL3(f->sgx), CL3(f->sgy), kind, dW2, dN2),
         PACK5(f->hist, CL2(f->last), f->moved_now, f->moved_last, kind),
     };
@@ -227,6 +235,16 @@ static void context_hashes(Features *f)
 }
 
 static int valid(int v) { return v >= 0 && v != NO_READING; }
+
+/* Model 7's level of a neighbour's code x against the code c a bit asks about: x - c clamped to
+ * -3..3 (0..6), or 7 where the neighbour has no valid code (NOT_NEAR is beyond any clamp). */
+#define NOT_NEAR (-1000)
+static inline int near_level(int x, int c)
+{
+    if (x == NOT_NEAR) return NEAR_LEVELS - 1;
+    int d = x - c;
+    return (d < -NEAR_REACH ? -NEAR_REACH : (d > NEAR_REACH ? NEAR_REACH : d)) + NEAR_REACH;
+}
 
 /* c clamped between a and b: LOCO-I's median edge detector when c = a + b - corner. */
 static int med3(int a, int b, int c)
@@ -323,6 +341,9 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
     }
     f->sgx = (valid(Wv) && valid(NWv)) ? Wv - NWv : SENTINEL;
     f->sgy = (valid(Nv) && valid(NWv)) ? Nv - NWv : SENTINEL;
+    f->near[0] = valid(Wv) ? Wv : NOT_NEAR;
+    f->near[1] = valid(Nv) ? Nv : NOT_NEAR;
+    f->near[2] = valid(NEv) ? NEv : NOT_NEAR;
     f->dW = valid(Wv) ? Wv - f->pred : SENTINEL;
     f->dN = valid(Nv) ? Nv - f->pred : SENTINEL;
 }
@@ -349,12 +370,17 @@ static void predict(Model *m, const Features *f, int bin, int sign, Prediction *
     } else {
         for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][slot_of(f->base[i], bb)];
     }
-    {   /* Model 7, by the code the bit asks about (pred, or pred + (bin - 2) in the sign's direction)
-         * and the bin: a sensor does not reach every code alike (far away one disparity step spans
-         * several codes), and this learns, per code, how each question tends to be answered. */
-        int v = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
-        v = v < 0 ? 255 : (v > 255 ? 255 : v);
+    {   /* Models 6 and 7, by the code the bit asks about (pred, or pred + (bin - 2) in the sign's
+         * direction) and the bin. Model 6: a sensor does not reach every code alike (far away one
+         * disparity step spans several codes), and this learns, per code, how each question tends
+         * to be answered. Model 7: where that code lies against this frame's W, N and NE codes; a
+         * code that jumps mostly lands on a neighbour's. */
+        int c = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
+        int v = c < 0 ? 255 : (c > 255 ? 255 : c);
         pr->slot[HASHED_MODELS] = &m->value[v * BIN_KINDS + bb];
+        int near = (near_level(f->near[0], c) * NEAR_LEVELS + near_level(f->near[1], c)) * NEAR_LEVELS
+                 + near_level(f->near[2], c);
+        pr->slot[HASHED_MODELS + 1] = &m->nearby[near * BIN_KINDS + bb];
     }
     for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[pr->slot[i]->p >> 4];
     pr->input[INPUTS - 1] = BIAS_INPUT;
