@@ -49,7 +49,8 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define MIXER_RATE 2
 #define UNARY_BINS 20
 #define ESCAPE_BITS 8
-#define APM_CONTEXTS 1536    /* per bin kind: 48 contexts */
+#define APM_CONTEXTS_PER_BIN 384  /* kind (3) x λ(W) (8) x λ(NE) (8) x whether a neighbour changed (2) */
+#define APM_CONTEXTS (BIN_KINDS * APM_CONTEXTS_PER_BIN)
 #define TRAIN_SKIP 64        /* a mixer whose error is within this (of 4096) is not trained: saves time */
 #define APM_RATE 6
 
@@ -131,8 +132,8 @@ static void model_reset(Model *m)
         for (int i = 0; i < INPUTS; i++) m->weight[s][i] = WEIGHT_INIT;
     for (int s = 0; s < MIXER2_SETS; s++)
         for (int i = 0; i < INPUTS; i++) m->weight2[s][i] = WEIGHT_INIT;
-    for (int c = 0; c < APM_CONTEXTS; c++)
-        for (int j = 0; j < 33; j++) m->apm[c][j] = (uint16_t)(squash((j - 16) * 128) * 16);
+    for (int j = 0; j < 33; j++) m->apm[0][j] = (uint16_t)(squash((j - 16) * 128) * 16);
+    for (int c = 1; c < APM_CONTEXTS; c++) memcpy(m->apm[c], m->apm[0], sizeof m->apm[0]);
     memset(m->volatility, 0, n);
     memset(m->age, 0, n);
     memset(m->changes, 0, n);
@@ -206,7 +207,6 @@ typedef struct {
     uint32_t base[HASHED_MODELS];  /* each model's context hash before the bin is added */
     uint32_t group[HASHED_MODELS]; /* each model's group of 8 slots (bins 0..4) */
     int mixer_base, mixer2_base;
-    int apm_base;
 } Features;
 
 static void context_hashes(Features *f)
@@ -215,7 +215,7 @@ static void context_hashes(Features *f)
     if (none_kind > 7) none_kind = 7;
     int gp = f->gp > 63 ? 63 : f->gp;
     int kind = f->kind;
-    int rW1 = CL1(f->rW), rN1 = CL1(f->rN), rp1 = CL1(f->rp);
+    int rp1 = CL1(f->rp);
     int dW2 = CL2(f->dW), dN2 = CL2(f->dN), mr3 = CL3(f->mr);
     uint32_t packed[HASHED_MODELS] = {
         PACK5(CL1(f->rNW), CL1(f->rNE), rp1 * 6 + CL2(f->rpp), none_kind, f->pnone),
@@ -231,7 +231,6 @@ static void context_hashes(Features *f)
     }
     f->mixer_base = mr3 * 3 + kind;
     f->mixer2_base = f->ageq * 5 + f->vmq;
-    f->apm_base = kind * 16 + rW1 * 4 + rN1;
 }
 
 static int valid(int v) { return v >= 0 && v != NO_READING; }
@@ -363,6 +362,7 @@ static void predict(Model *m, const Features *f, int bin, int sign, Prediction *
 {
     int bb = bin * 2 + sign;
     int64_t dot = 0;
+    int apm_context;
     pr->set = bb * 27 + f->mixer_base;
     if (bb < 10) {
         int g = group_index[bb];
@@ -378,9 +378,11 @@ static void predict(Model *m, const Features *f, int bin, int sign, Prediction *
         int c = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
         int v = c < 0 ? 255 : (c > 255 ? 255 : c);
         pr->slot[HASHED_MODELS] = &m->value[v * BIN_KINDS + bb];
-        int near = (near_level(f->near[0], c) * NEAR_LEVELS + near_level(f->near[1], c)) * NEAR_LEVELS
-                 + near_level(f->near[2], c);
+        int near_w = near_level(f->near[0], c), near_ne = near_level(f->near[2], c);
+        int near = (near_w * NEAR_LEVELS + near_level(f->near[1], c)) * NEAR_LEVELS + near_ne;
         pr->slot[HASHED_MODELS + 1] = &m->nearby[near * BIN_KINDS + bb];
+        apm_context = bb * APM_CONTEXTS_PER_BIN + (((f->kind * NEAR_LEVELS + near_w) * NEAR_LEVELS + near_ne) << 1)
+                    + (f->moved_now > 0);
     }
     for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[pr->slot[i]->p >> 4];
     pr->input[INPUTS - 1] = BIAS_INPUT;
@@ -399,9 +401,9 @@ static void predict(Model *m, const Features *f, int bin, int sign, Prediction *
     p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
     /* Secondary estimation: the APM maps the mixed probability, in its context, to a refined one. */
     int st = stretch_table[p] + 2048, lo = st >> 7, w = st & 127;
-    const uint16_t *t = m->apm[bb * 48 + f->apm_base];
+    const uint16_t *t = m->apm[apm_context];
     p = (p + ((t[lo] * (128 - w) + t[lo + 1] * w) >> 11)) >> 1;
-    pr->apm_slot = (bb * 48 + f->apm_base) * 33 + lo + (w >> 6);
+    pr->apm_slot = apm_context * 33 + lo + (w >> 6);
     pr->p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
 }
 
