@@ -29,11 +29,13 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define MAX_CODE 254
 #define SWITCH_RESIDUAL 6    /* |neighbours' change| from which kind 2 predicts spatially */
 #define SENTINEL 99          /* "no residual known here" */
-#define HASHED_MODELS 6
-#define MODELS (HASHED_MODELS + 2)  /* the last two (6, 7) by the code a bit asks about, not hashed */
+#define HASHED_MODELS 4
+#define NEARBY_MODELS 3
+#define MODELS (HASHED_MODELS + 1 + NEARBY_MODELS)  /* the last four (4..7) by the code a bit asks about, not hashed */
 #define VALUE_SLOTS (256 * BIN_KINDS)
-#define NEAR_REACH 3         /* model 7 tells W, N, NE apart from the code asked within this many codes */
+#define NEAR_REACH 3         /* models 5..7 tell neighbours' codes apart from the code asked within this many codes */
 #define NEAR_LEVELS (2 * NEAR_REACH + 2)  /* -3..3 and "no reading" */
+#define NEAR_CODES 3         /* each of models 5..7 reads three neighbours' codes */
 #define NEARBY_SLOTS (NEAR_LEVELS * NEAR_LEVELS * NEAR_LEVELS * BIN_KINDS)
 #define TABLE_BITS 16
 #define TABLE_SIZE (1 << TABLE_BITS)
@@ -96,7 +98,7 @@ typedef struct {
     int width, height;
     Slot slot[HASHED_MODELS][TABLE_SIZE];
     Slot value[VALUE_SLOTS];
-    Slot nearby[NEARBY_SLOTS];
+    Slot nearby[NEARBY_MODELS][NEARBY_SLOTS];
     int32_t weight[MIXER_SETS][INPUTS];
     int32_t weight2[MIXER2_SETS][INPUTS];
     uint16_t apm[APM_CONTEXTS][33];
@@ -118,9 +120,11 @@ static void model_reset(Model *m)
         m->value[k].p = 32768;
         m->value[k].n = 0;
     }
-    for (int k = 0; k < NEARBY_SLOTS; k++) {
-        m->nearby[k].p = 32768;
-        m->nearby[k].n = 0;
+    for (int i = 0; i < NEARBY_MODELS; i++) {
+        for (int k = 0; k < NEARBY_SLOTS; k++) {
+            m->nearby[i][k].p = 32768;
+            m->nearby[i][k].n = 0;
+        }
     }
     for (int i = 0; i < HASHED_MODELS; i++) {
         for (int j = 0; j < TABLE_SIZE; j++) {
@@ -160,8 +164,11 @@ static const int clamp_k[5] = {1, 2, 3, 4, 8};
 /* vmq of a volatility, aq of an age (FORMAT.md), by table. */
 static uint8_t volatility_class[256], age_class[256];
 
+static void init_near_tables(void);
+
 static void init_context_tables(void)
 {
+    init_near_tables();
     for (int v = 0; v < 256; v++) {
         volatility_class[v] = (uint8_t)(v == 0 ? 0 : (v < 8 ? 1 : (v < 16 ? 2 : (v < 32 ? 3 : 4))));
         age_class[v] = (uint8_t)(v < 4 ? v : (v < 8 ? 4 : (v < 16 ? 5 : (v < 32 ? 6 : 7))));
@@ -200,8 +207,11 @@ static inline uint32_t slot_of(uint32_t base, int bb)
 
 /* Per-pixel features, all computed from what a decoder already has. */
 typedef struct {
-    int pred, kind, gp, gx, gy, nonecnt, pnone;
-    int near[3];  /* this frame's W, N, NE codes, -1000 where not valid (model 7) */
+    int pred, kind, gx, gy, nonecnt, pnone;
+    /* Models 5..7's neighbours' codes (NOT_NEAR where not valid): this frame's W, N, NE; WW, NN, NEE;
+     * and t-1's codes here, east and south. Then each model's index for the code pred (bins 0..2). */
+    int near[NEARBY_MODELS][NEAR_CODES];
+    int near_pred[NEARBY_MODELS];
     int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vmq, sgx, sgy, ageq, last, hist;
     int moved_now, moved_last;  /* nc, pc (FORMAT.md): neighbours that changed, this frame and the last */
     uint32_t base[HASHED_MODELS];  /* each model's context hash before the bin is added */
@@ -213,14 +223,11 @@ static void context_hashes(Features *f)
 {
     int none_kind = f->nonecnt * 2 + f->kind;
     if (none_kind > 7) none_kind = 7;
-    int gp = f->gp > 63 ? 63 : f->gp;
     int kind = f->kind;
     int rp1 = CL1(f->rp);
     int dW2 = CL2(f->dW), dN2 = CL2(f->dN), mr3 = CL3(f->mr);
     uint32_t packed[HASHED_MODELS] = {
         PACK5(CL1(f->rNW), CL1(f->rNE), rp1 * 6 + CL2(f->rpp), none_kind, f->pnone),
-        PACK5(CL4(f->rW), CL4(f->rN), CL4(f->rNW), CL4(f->rNE), CL4(f->rp)),
-        PACK3(gp, CL2(f->rp), kind),
         PACK5(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind, f->ageq),
         PACK5(CL3(f->sgx), CL3(f->sgy), kind, dW2, dN2),
         PACK5(f->hist, CL2(f->last), f->moved_now, f->moved_last, kind),
@@ -235,14 +242,27 @@ static void context_hashes(Features *f)
 
 static int valid(int v) { return v >= 0 && v != NO_READING; }
 
-/* Model 7's level of a neighbour's code x against the code c a bit asks about: x - c clamped to
- * -3..3 (0..6), or 7 where the neighbour has no valid code (NOT_NEAR is beyond any clamp). */
-#define NOT_NEAR (-1000)
-static inline int near_level(int x, int c)
+/* Models 5..7 read a neighbour's code x against the code c a bit asks about: x - c clamped to
+ * -3..3 (level 0..6), or level 7 where the neighbour has no valid code. By table: a code that is not
+ * valid is stored as NOT_NEAR, beyond the reach of any c (-20..275), so x - c alone picks the level. */
+#define NOT_NEAR 1024
+#define NEAR_OFFSET 512      /* near_levels[] is indexed by x - c + NEAR_OFFSET */
+static uint8_t near_levels[2048];
+static int near_code[257];   /* a code (-1..255) as models 5..7 store it: itself if valid, else NOT_NEAR */
+
+static void init_near_tables(void)
 {
-    if (x == NOT_NEAR) return NEAR_LEVELS - 1;
-    int d = x - c;
-    return (d < -NEAR_REACH ? -NEAR_REACH : (d > NEAR_REACH ? NEAR_REACH : d)) + NEAR_REACH;
+    for (int d = -NEAR_OFFSET; d < 2048 - NEAR_OFFSET; d++)
+        near_levels[d + NEAR_OFFSET] = (uint8_t)(d > NOT_NEAR / 2 ? NEAR_LEVELS - 1
+                                                 : (d < -NEAR_REACH ? 0 : (d > NEAR_REACH ? 2 * NEAR_REACH : d + NEAR_REACH)));
+    for (int v = -1; v <= 255; v++) near_code[v + 1] = v >= 0 && v != NO_READING ? v : NOT_NEAR;
+}
+
+/* A nearby model's index (before the bin) for the code c: its three neighbours' levels. */
+static inline int near_index(const int *codes, int c)
+{
+    const uint8_t *level = near_levels + NEAR_OFFSET - c;
+    return (level[codes[0]] * NEAR_LEVELS + level[codes[1]]) * NEAR_LEVELS + level[codes[2]];
 }
 
 /* c clamped between a and b: LOCO-I's median edge detector when c = a + b - corner. */
@@ -312,7 +332,6 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
         if ((!edge || y < H - 1) && vol[i + W] > vm) vm = vol[i + W];
         f->vmq = volatility_class[vm];
     }
-    f->gp = abs(f->gx) + abs(f->gy);
     {   /* How long the code has held, and its last change. */
         int a = m->age[i];
         f->ageq = age_class[a];
@@ -340,9 +359,22 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
     }
     f->sgx = (valid(Wv) && valid(NWv)) ? Wv - NWv : SENTINEL;
     f->sgy = (valid(Nv) && valid(NWv)) ? Nv - NWv : SENTINEL;
-    f->near[0] = valid(Wv) ? Wv : NOT_NEAR;
-    f->near[1] = valid(Nv) ? Nv : NOT_NEAR;
-    f->near[2] = valid(NEv) ? NEv : NOT_NEAR;
+    {   /* Models 5..7: the codes around this one, in this frame and the last. */
+        /* Two pixels out: tested here even for the interior, which is one pixel in. */
+        int WW = x > 1 ? cur[i - 2] : -1;
+        int NN = y > 1 ? cur[i - 2 * W] : -1;
+        int NEE = y > 0 && x < W - 2 ? cur[i - W + 2] : -1;
+        f->near[0][0] = near_code[Wv + 1];
+        f->near[0][1] = near_code[Nv + 1];
+        f->near[0][2] = near_code[NEv + 1];
+        f->near[1][0] = near_code[WW + 1];
+        f->near[1][1] = near_code[NN + 1];
+        f->near[1][2] = near_code[NEE + 1];
+        f->near[2][0] = near_code[P + 1];
+        f->near[2][1] = near_code[pE + 1];
+        f->near[2][2] = near_code[pS + 1];
+        for (int k = 0; k < NEARBY_MODELS; k++) f->near_pred[k] = near_index(f->near[k], f->pred);
+    }
     f->dW = valid(Wv) ? Wv - f->pred : SENTINEL;
     f->dN = valid(Nv) ? Nv - f->pred : SENTINEL;
 }
@@ -370,17 +402,21 @@ static void predict(Model *m, const Features *f, int bin, int sign, Prediction *
     } else {
         for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][slot_of(f->base[i], bb)];
     }
-    {   /* Models 6 and 7, by the code the bit asks about (pred, or pred + (bin - 2) in the sign's
-         * direction) and the bin. Model 6: a sensor does not reach every code alike (far away one
+    {   /* Models 4..7, by the code the bit asks about (pred, or pred + (bin - 2) in the sign's
+         * direction) and the bin. Model 4: a sensor does not reach every code alike (far away one
          * disparity step spans several codes), and this learns, per code, how each question tends
-         * to be answered. Model 7: where that code lies against this frame's W, N and NE codes; a
-         * code that jumps mostly lands on a neighbour's. */
+         * to be answered. Models 5..7: where that code lies against the codes around it, in this
+         * frame and the last; a code that jumps mostly lands on a neighbour's. */
         int c = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
         int v = c < 0 ? 255 : (c > 255 ? 255 : c);
         pr->slot[HASHED_MODELS] = &m->value[v * BIN_KINDS + bb];
-        int near_w = near_level(f->near[0], c), near_ne = near_level(f->near[2], c);
-        int near = (near_w * NEAR_LEVELS + near_level(f->near[1], c)) * NEAR_LEVELS + near_ne;
-        pr->slot[HASHED_MODELS + 1] = &m->nearby[near * BIN_KINDS + bb];
+        int near[NEARBY_MODELS];
+        for (int k = 0; k < NEARBY_MODELS; k++) {
+            near[k] = bin < 3 ? f->near_pred[k] : near_index(f->near[k], c);
+            pr->slot[HASHED_MODELS + 1 + k] = &m->nearby[k][near[k] * BIN_KINDS + bb];
+        }
+        /* The APM reads model 5's levels of W and NE. */
+        int near_w = near[0] / (NEAR_LEVELS * NEAR_LEVELS), near_ne = near[0] % NEAR_LEVELS;
         apm_context = bb * APM_CONTEXTS_PER_BIN + (((f->kind * NEAR_LEVELS + near_w) * NEAR_LEVELS + near_ne) << 1)
                     + (f->moved_now > 0);
     }
