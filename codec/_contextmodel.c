@@ -41,7 +41,8 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define TABLE_SIZE (1 << TABLE_BITS)
 #define COUNT_LIMIT 127      /* slots keep adapting at 2/257 or faster: a scene drifts */
 #define BIN_KINDS 32         /* bin id (0..15) * 2 + sign */
-#define MIXER_SETS (BIN_KINDS * 27)
+#define MIXER_CONTEXTS 384   /* per bin kind: a neighbour changed (2) x λ(W) (8) x λ(N) (8) x kind (3) */
+#define MIXER_SETS (BIN_KINDS * MIXER_CONTEXTS)
 #define MIXER2_CONTEXTS 40   /* per bin kind: age class (8) x neighbourhood volatility class (5) */
 #define MIXER2_SETS (BIN_KINDS * MIXER2_CONTEXTS)
 #define INPUTS (MODELS + 1)
@@ -216,7 +217,7 @@ typedef struct {
     int moved_now, moved_last;  /* nc, pc (FORMAT.md): neighbours that changed, this frame and the last */
     uint32_t base[HASHED_MODELS];  /* each model's context hash before the bin is added */
     uint32_t group[HASHED_MODELS]; /* each model's group of 8 slots (bins 0..4) */
-    int mixer_base, mixer2_base;
+    int mixer2_base;
 } Features;
 
 static void context_hashes(Features *f)
@@ -225,7 +226,7 @@ static void context_hashes(Features *f)
     if (none_kind > 7) none_kind = 7;
     int kind = f->kind;
     int rp1 = CL1(f->rp);
-    int dW2 = CL2(f->dW), dN2 = CL2(f->dN), mr3 = CL3(f->mr);
+    int dW2 = CL2(f->dW), dN2 = CL2(f->dN);
     uint32_t packed[HASHED_MODELS] = {
         PACK5(CL1(f->rNW), CL1(f->rNE), rp1 * 6 + CL2(f->rpp), none_kind, f->pnone),
         PACK5(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind, f->ageq),
@@ -236,7 +237,6 @@ static void context_hashes(Features *f)
         f->base[i] = hash_packed(i, packed[i]);
         f->group[i] = (f->base[i] >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1);
     }
-    f->mixer_base = mr3 * 3 + kind;
     f->mixer2_base = f->ageq * 5 + f->vmq;
 }
 
@@ -395,7 +395,6 @@ static void predict(Model *m, const Features *f, int bin, int sign, Prediction *
     int bb = bin * 2 + sign;
     int64_t dot = 0;
     int apm_context;
-    pr->set = bb * 27 + f->mixer_base;
     if (bb < 10) {
         int g = group_index[bb];
         for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][f->group[i] + g];
@@ -415,10 +414,12 @@ static void predict(Model *m, const Features *f, int bin, int sign, Prediction *
             near[k] = bin < 3 ? f->near_pred[k] : near_index(f->near[k], c);
             pr->slot[HASHED_MODELS + 1 + k] = &m->nearby[k][near[k] * BIN_KINDS + bb];
         }
-        /* The APM reads model 5's levels of W and NE. */
+        /* Mixer 1 picks its weights by model 5's levels of W and N, the APM its context by those of
+         * W and NE. */
         int near_w = near[0] / (NEAR_LEVELS * NEAR_LEVELS), near_ne = near[0] % NEAR_LEVELS;
-        apm_context = bb * APM_CONTEXTS_PER_BIN + (((f->kind * NEAR_LEVELS + near_w) * NEAR_LEVELS + near_ne) << 1)
-                    + (f->moved_now > 0);
+        int moved = f->moved_now > 0;
+        pr->set = bb * MIXER_CONTEXTS + ((moved * NEAR_LEVELS * NEAR_LEVELS + near[0] / NEAR_LEVELS) * 3 + f->kind);
+        apm_context = bb * APM_CONTEXTS_PER_BIN + (((f->kind * NEAR_LEVELS + near_w) * NEAR_LEVELS + near_ne) << 1) + moved;
     }
     for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[pr->slot[i]->p >> 4];
     pr->input[INPUTS - 1] = BIAS_INPUT;
