@@ -216,11 +216,11 @@ typedef struct {
     int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vmq, sgx, sgy, ageq, last, hist;
     int moved_now, moved_last;  /* nc, pc (FORMAT.md): neighbours that changed, this frame and the last */
     uint32_t base[HASHED_MODELS];  /* each model's context hash before the bin is added */
-    uint32_t group[HASHED_MODELS]; /* each model's group of 8 slots (bins 0..4) */
+    Slot *group[HASHED_MODELS];    /* each model's group of 8 slots (bins 0..4) */
     int mixer2_base;
 } Features;
 
-static void context_hashes(Features *f)
+static void context_hashes(Model *m, Features *f)
 {
     int none_kind = f->nonecnt * 2 + f->kind;
     if (none_kind > 7) none_kind = 7;
@@ -235,7 +235,7 @@ static void context_hashes(Features *f)
     };
     for (int i = 0; i < HASHED_MODELS; i++) {
         f->base[i] = hash_packed(i, packed[i]);
-        f->group[i] = (f->base[i] >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1);
+        f->group[i] = &m->slot[i][(f->base[i] >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1)];
     }
     f->mixer2_base = f->ageq * 5 + f->vmq;
 }
@@ -390,14 +390,14 @@ typedef struct {
     int p;
 } Prediction;
 
-static void predict(Model *m, const Features *f, int bin, int sign, Prediction *pr)
+static inline __attribute__((always_inline)) void predict(Model *m, const Features *f, int bin, int sign, Prediction *pr)
 {
     int bb = bin * 2 + sign;
     int64_t dot = 0;
     int apm_context;
     if (bb < 10) {
         int g = group_index[bb];
-        for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][f->group[i] + g];
+        for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = f->group[i] + g;
     } else {
         for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][slot_of(f->base[i], bb)];
     }
@@ -452,7 +452,7 @@ static void train(int32_t *w, const int *input, int err)
     }
 }
 
-static void update(Model *m, const Prediction *pr, int bit)
+static inline __attribute__((always_inline)) void update(Model *m, const Prediction *pr, int bit)
 {
     uint16_t *a = &m->apm[0][0] + pr->apm_slot;
     *a = (uint16_t)(*a + ((((bit << 16) - bit) - *a) >> APM_RATE));
@@ -529,7 +529,7 @@ static int flush(Coder *c)
 }
 #endif
 
-static int code_modelled(Model *m, Coder *c, int encoding, const Features *f, int bin, int sign, int bit)
+static inline __attribute__((always_inline)) int code_modelled(Model *m, Coder *c, int encoding, const Features *f, int bin, int sign, int bit)
 {
     Prediction pr;
     predict(m, f, bin, sign, &pr);
@@ -552,7 +552,7 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
                 features(m, cur, x, y, &f, 1);
             else
                 features(m, cur, x, y, &f, 0);
-            context_hashes(&f);
+            context_hashes(m, &f);
             int v = encoding ? cur[i] : 0;
             int none, nonzero;
             if (f.kind == 1) {
