@@ -43,7 +43,7 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define BIN_KINDS 32         /* bin id (0..15) * 2 + sign */
 #define MIXER_CONTEXTS 384   /* per bin kind: a neighbour changed (2) x λ(W) (8) x λ(N) (8) x kind (3) */
 #define MIXER_SETS (BIN_KINDS * MIXER_CONTEXTS)
-#define MIXER2_CONTEXTS 40   /* per bin kind: age class (8) x neighbourhood volatility class (5) */
+#define MIXER2_CONTEXTS 160  /* per bin kind: age class (8) x neighbourhood volatility class (5) x t-1's E, S at the code (4) */
 #define MIXER2_SETS (BIN_KINDS * MIXER2_CONTEXTS)
 #define INPUTS (MODELS + 1)
 #define WEIGHT_INIT 13107    /* 0.2 in 16.16 */
@@ -409,7 +409,7 @@ static inline __attribute__((always_inline)) void predict(Model *m, const Featur
         int c = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
         int v = c < 0 ? 255 : (c > 255 ? 255 : c);
         pr->slot[HASHED_MODELS] = &m->value[v * BIN_KINDS + bb];
-        int near[NEARBY_MODELS];
+        unsigned near[NEARBY_MODELS];  /* unsigned: its levels come out by shifts */
         for (int k = 0; k < NEARBY_MODELS; k++) {
             near[k] = bin < 3 ? f->near_pred[k] : near_index(f->near[k], c);
             pr->slot[HASHED_MODELS + 1 + k] = &m->nearby[k][near[k] * BIN_KINDS + bb];
@@ -418,13 +418,15 @@ static inline __attribute__((always_inline)) void predict(Model *m, const Featur
          * W and NE. */
         int near_w = near[0] / (NEAR_LEVELS * NEAR_LEVELS), near_ne = near[0] % NEAR_LEVELS;
         int moved = f->moved_now > 0;
+        /* Mixer 2: whether t-1's codes east and south were the code asked (model 7's levels 3). */
+        int east_at = near[2] / NEAR_LEVELS % NEAR_LEVELS == NEAR_REACH, south_at = near[2] % NEAR_LEVELS == NEAR_REACH;
+        pr->set2 = bb * MIXER2_CONTEXTS + f->mixer2_base * 4 + east_at * 2 + south_at;
         pr->set = bb * MIXER_CONTEXTS + ((moved * NEAR_LEVELS * NEAR_LEVELS + near[0] / NEAR_LEVELS) * 3 + f->kind);
         apm_context = bb * APM_CONTEXTS_PER_BIN + (((f->kind * NEAR_LEVELS + near_w) * NEAR_LEVELS + near_ne) << 1) + moved;
     }
     for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[pr->slot[i]->p >> 4];
     pr->input[INPUTS - 1] = BIAS_INPUT;
     int64_t dot2 = 0;
-    pr->set2 = bb * MIXER2_CONTEXTS + f->mixer2_base;
     for (int i = 0; i < INPUTS; i++) {
         dot += (int64_t)m->weight[pr->set][i] * pr->input[i];
         dot2 += (int64_t)m->weight2[pr->set2][i] * pr->input[i];
