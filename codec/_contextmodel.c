@@ -32,7 +32,7 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define HASHED_MODELS 4
 #define NEARBY_MODELS 3
 #define MODELS (HASHED_MODELS + 1 + NEARBY_MODELS)  /* the last four (4..7) by the code a bit asks about, not hashed */
-#define VALUE_SLOTS (256 * BIN_KINDS)
+#define VALUE_SLOTS (256 * NEAR_LEVELS * BIN_KINDS)
 #define NEAR_REACH 3         /* models 5..7 tell neighbours' codes apart from the code asked within this many codes */
 #define NEAR_LEVELS (2 * NEAR_REACH + 2)  /* -3..3 and "no reading" */
 #define NEAR_CODES 3         /* each of models 5..7 reads three neighbours' codes */
@@ -408,12 +408,15 @@ static inline __attribute__((always_inline)) void predict(Model *m, const Featur
          * frame and the last; a code that jumps mostly lands on a neighbour's. */
         int c = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
         int v = c < 0 ? 255 : (c > 255 ? 255 : c);
-        pr->slot[HASHED_MODELS] = &m->value[v * BIN_KINDS + bb];
         unsigned near[NEARBY_MODELS];  /* unsigned: its levels come out by shifts */
         for (int k = 0; k < NEARBY_MODELS; k++) {
             near[k] = bin < 3 ? f->near_pred[k] : near_index(f->near[k], c);
             pr->slot[HASHED_MODELS + 1 + k] = &m->nearby[k][near[k] * BIN_KINDS + bb];
         }
+        /* Model 4 with model 5's level of N: the code's own habits, split by where it lies against
+         * the code above. */
+        int near_n = near[0] / NEAR_LEVELS % NEAR_LEVELS;
+        pr->slot[HASHED_MODELS] = &m->value[(v * NEAR_LEVELS + near_n) * BIN_KINDS + bb];
         /* Mixer 1 picks its weights by model 5's levels of W and N, the APM its context by those of
          * W and NE. */
         int near_w = near[0] / (NEAR_LEVELS * NEAR_LEVELS), near_ne = near[0] % NEAR_LEVELS;
