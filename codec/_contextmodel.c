@@ -39,7 +39,7 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define NEARBY_SLOTS (NEAR_LEVELS * NEAR_LEVELS * NEAR_LEVELS * BIN_KINDS)
 #define TABLE_BITS 16
 #define TABLE_SIZE (1 << TABLE_BITS)
-#define COUNT_LIMIT 127      /* slots keep adapting at 2/257 or faster: a scene drifts */
+#define COUNT_LIMIT 60       /* slots keep adapting at 2/123 or faster: a scene drifts */
 #define BIN_KINDS 32         /* bin id (0..15) * 2 + sign */
 #define MIXER_CONTEXTS 384   /* per bin kind: a neighbour changed (2) x λ(W) (8) x λ(N) (8) x kind (3) */
 #define MIXER_SETS (BIN_KINDS * MIXER_CONTEXTS)
