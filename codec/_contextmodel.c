@@ -49,7 +49,7 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define WEIGHT_INIT 13107    /* 0.2 in 16.16 */
 #define BIAS_INPUT 256
 #define WEIGHT_LIMIT (1 << 23)
-#define MIXER_RATE 2
+#define MIXER_RATE 4
 #define UNARY_BINS 20
 #define ESCAPE_BITS 8
 #define APM_CONTEXTS_PER_BIN 384  /* kind (3) x λ(W) (8) x λ(NE) (8) x whether a neighbour changed (2) */
