@@ -29,24 +29,31 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define MAX_CODE 254
 #define SWITCH_RESIDUAL 6    /* |neighbours' change| from which kind 2 predicts spatially */
 #define SENTINEL 99          /* "no residual known here" */
-#define HASHED_MODELS 7
-#define MODELS (HASHED_MODELS + 1)  /* the last (7) by the code a bit asks about, not hashed */
-#define VALUE_SLOTS (256 * BIN_KINDS)
+#define HASHED_MODELS 4
+#define NEARBY_MODELS 3
+#define MODELS (HASHED_MODELS + 1 + NEARBY_MODELS)  /* the last four (4..7) by the code a bit asks about, not hashed */
+#define VALUE_SLOTS (256 * NEAR_LEVELS * BIN_KINDS)
+#define NEAR_REACH 3         /* models 5..7 tell neighbours' codes apart from the code asked within this many codes */
+#define NEAR_LEVELS (2 * NEAR_REACH + 2)  /* -3..3 and "no reading" */
+#define NEAR_CODES 3         /* each of models 5..7 reads three neighbours' codes */
+#define NEARBY_SLOTS (NEAR_LEVELS * NEAR_LEVELS * NEAR_LEVELS * BIN_KINDS)
 #define TABLE_BITS 16
 #define TABLE_SIZE (1 << TABLE_BITS)
-#define COUNT_LIMIT 127      /* slots keep adapting at 2/257 or faster: a scene drifts */
+#define COUNT_LIMIT 60       /* slots keep adapting at 2/123 or faster: a scene drifts */
 #define BIN_KINDS 32         /* bin id (0..15) * 2 + sign */
-#define MIXER_SETS (BIN_KINDS * 27)
-#define MIXER2_CONTEXTS 40   /* per bin kind: age class (8) x neighbourhood volatility class (5) */
+#define MIXER_CONTEXTS 384   /* per bin kind: a neighbour changed (2) x λ(W) (8) x λ(N) (8) x kind (3) */
+#define MIXER_SETS (BIN_KINDS * MIXER_CONTEXTS)
+#define MIXER2_CONTEXTS 160  /* per bin kind: age class (8) x neighbourhood volatility class (5) x t-1's E, S at the code (4) */
 #define MIXER2_SETS (BIN_KINDS * MIXER2_CONTEXTS)
 #define INPUTS (MODELS + 1)
 #define WEIGHT_INIT 13107    /* 0.2 in 16.16 */
 #define BIAS_INPUT 256
 #define WEIGHT_LIMIT (1 << 23)
-#define MIXER_RATE 2
+#define MIXER_RATE 4
 #define UNARY_BINS 20
 #define ESCAPE_BITS 8
-#define APM_CONTEXTS 1536    /* per bin kind: 48 contexts */
+#define APM_CONTEXTS_PER_BIN 384  /* kind (3) x λ(W) (8) x λ(NE) (8) x whether a neighbour changed (2) */
+#define APM_CONTEXTS (BIN_KINDS * APM_CONTEXTS_PER_BIN)
 #define TRAIN_SKIP 64        /* a mixer whose error is within this (of 4096) is not trained: saves time */
 #define APM_RATE 6
 
@@ -92,6 +99,7 @@ typedef struct {
     int width, height;
     Slot slot[HASHED_MODELS][TABLE_SIZE];
     Slot value[VALUE_SLOTS];
+    Slot nearby[NEARBY_MODELS][NEARBY_SLOTS];
     int32_t weight[MIXER_SETS][INPUTS];
     int32_t weight2[MIXER2_SETS][INPUTS];
     uint16_t apm[APM_CONTEXTS][33];
@@ -113,6 +121,12 @@ static void model_reset(Model *m)
         m->value[k].p = 32768;
         m->value[k].n = 0;
     }
+    for (int i = 0; i < NEARBY_MODELS; i++) {
+        for (int k = 0; k < NEARBY_SLOTS; k++) {
+            m->nearby[i][k].p = 32768;
+            m->nearby[i][k].n = 0;
+        }
+    }
     for (int i = 0; i < HASHED_MODELS; i++) {
         for (int j = 0; j < TABLE_SIZE; j++) {
             m->slot[i][j].p = 32768;
@@ -123,8 +137,8 @@ static void model_reset(Model *m)
         for (int i = 0; i < INPUTS; i++) m->weight[s][i] = WEIGHT_INIT;
     for (int s = 0; s < MIXER2_SETS; s++)
         for (int i = 0; i < INPUTS; i++) m->weight2[s][i] = WEIGHT_INIT;
-    for (int c = 0; c < APM_CONTEXTS; c++)
-        for (int j = 0; j < 33; j++) m->apm[c][j] = (uint16_t)(squash((j - 16) * 128) * 16);
+    for (int j = 0; j < 33; j++) m->apm[0][j] = (uint16_t)(squash((j - 16) * 128) * 16);
+    for (int c = 1; c < APM_CONTEXTS; c++) memcpy(m->apm[c], m->apm[0], sizeof m->apm[0]);
     memset(m->volatility, 0, n);
     memset(m->age, 0, n);
     memset(m->changes, 0, n);
@@ -151,8 +165,11 @@ static const int clamp_k[5] = {1, 2, 3, 4, 8};
 /* vmq of a volatility, aq of an age (FORMAT.md), by table. */
 static uint8_t volatility_class[256], age_class[256];
 
+static void init_near_tables(void);
+
 static void init_context_tables(void)
 {
+    init_near_tables();
     for (int v = 0; v < 256; v++) {
         volatility_class[v] = (uint8_t)(v == 0 ? 0 : (v < 8 ? 1 : (v < 16 ? 2 : (v < 32 ? 3 : 4))));
         age_class[v] = (uint8_t)(v < 4 ? v : (v < 8 ? 4 : (v < 16 ? 5 : (v < 32 ? 6 : 7))));
@@ -191,41 +208,62 @@ static inline uint32_t slot_of(uint32_t base, int bb)
 
 /* Per-pixel features, all computed from what a decoder already has. */
 typedef struct {
-    int pred, kind, gp, gx, gy, nonecnt, pnone;
+    int pred, kind, gx, gy, nonecnt, pnone;
+    /* Models 5..7's neighbours' codes (NOT_NEAR where not valid): this frame's W, N, NE; WW, NN, NEE;
+     * and t-1's codes here, east and south. Then each model's index for the code pred (bins 0..2). */
+    int near[NEARBY_MODELS][NEAR_CODES];
+    int near_pred[NEARBY_MODELS];
     int rW, rN, rNW, rNE, rp, rpp, mr, dW, dN, vmq, sgx, sgy, ageq, last, hist;
+    int moved_now, moved_last;  /* nc, pc (FORMAT.md): neighbours that changed, this frame and the last */
     uint32_t base[HASHED_MODELS];  /* each model's context hash before the bin is added */
-    uint32_t group[HASHED_MODELS]; /* each model's group of 8 slots (bins 0..4) */
-    int mixer_base, mixer2_base;
-    int apm_base;
+    Slot *group[HASHED_MODELS];    /* each model's group of 8 slots (bins 0..4) */
+    int mixer2_base;
 } Features;
 
-static void context_hashes(Features *f)
+static void context_hashes(Model *m, Features *f)
 {
     int none_kind = f->nonecnt * 2 + f->kind;
     if (none_kind > 7) none_kind = 7;
-    int gp = f->gp > 63 ? 63 : f->gp;
     int kind = f->kind;
-    int rW1 = CL1(f->rW), rN1 = CL1(f->rN), rp1 = CL1(f->rp);
-    int dW2 = CL2(f->dW), dN2 = CL2(f->dN), mr3 = CL3(f->mr);
+    int rp1 = CL1(f->rp);
+    int dW2 = CL2(f->dW), dN2 = CL2(f->dN);
     uint32_t packed[HASHED_MODELS] = {
         PACK5(CL1(f->rNW), CL1(f->rNE), rp1 * 6 + CL2(f->rpp), none_kind, f->pnone),
-        PACK5(CL4(f->rW), CL4(f->rN), CL4(f->rNW), CL4(f->rNE), CL4(f->rp)),
-        PACK3(gp, CL2(f->rp), kind),
         PACK5(CL4(f->gx), CL4(f->gy), CL8(f->mr), kind, f->ageq),
-        PACK4(CL4(f->dW), CL4(f->dN), f->pnone, f->vmq),
         PACK5(CL3(f->sgx), CL3(f->sgy), kind, dW2, dN2),
-        PACK5(f->hist, CL2(f->last), rW1, rN1, kind),
+        PACK5(f->hist, CL2(f->last), f->moved_now, f->moved_last, kind),
     };
     for (int i = 0; i < HASHED_MODELS; i++) {
         f->base[i] = hash_packed(i, packed[i]);
-        f->group[i] = (f->base[i] >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1);
+        f->group[i] = &m->slot[i][(f->base[i] >> (32 - TABLE_BITS)) & ~(uint32_t)(GROUP - 1)];
     }
-    f->mixer_base = mr3 * 3 + kind;
     f->mixer2_base = f->ageq * 5 + f->vmq;
-    f->apm_base = kind * 16 + rW1 * 4 + rN1;
 }
 
 static int valid(int v) { return v >= 0 && v != NO_READING; }
+
+/* Models 5..7 read a neighbour's code x against the code c a bit asks about: x - c clamped to
+ * -3..3 (level 0..6), or level 7 where the neighbour has no valid code. By table: a code that is not
+ * valid is stored as NOT_NEAR, beyond the reach of any c (-20..275), so x - c alone picks the level. */
+#define NOT_NEAR 1024
+#define NEAR_OFFSET 512      /* near_levels[] is indexed by x - c + NEAR_OFFSET */
+static uint8_t near_levels[2048];
+static int near_code[257];   /* a code (-1..255) as models 5..7 store it: itself if valid, else NOT_NEAR */
+
+static void init_near_tables(void)
+{
+    for (int d = -NEAR_OFFSET; d < 2048 - NEAR_OFFSET; d++)
+        near_levels[d + NEAR_OFFSET] = (uint8_t)(d > NOT_NEAR / 2 ? NEAR_LEVELS - 1
+                                                 : (d < -NEAR_REACH ? 0 : (d > NEAR_REACH ? 2 * NEAR_REACH : d + NEAR_REACH)));
+    for (int v = -1; v <= 255; v++) near_code[v + 1] = v >= 0 && v != NO_READING ? v : NOT_NEAR;
+}
+
+/* A nearby model's index (before the bin) for the code c: its three neighbours' levels. */
+static inline int near_index(const int *codes, int c)
+{
+    const uint8_t *level = near_levels + NEAR_OFFSET - c;
+    return (level[codes[0]] * NEAR_LEVELS + level[codes[1]]) * NEAR_LEVELS + level[codes[2]];
+}
 
 /* c clamped between a and b: LOCO-I's median edge detector when c = a + b - corner. */
 static int med3(int a, int b, int c)
@@ -254,6 +292,17 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
     int NEv = ((!edge || y > 0) && (!edge || x < W - 1)) ? cur[i - W + 1] : -1;
     f->rp = (P != NO_READING && pp[i] != NO_READING) ? P - pp[i] : SENTINEL;
     f->rpp = (pp[i] != NO_READING && ppp[i] != NO_READING) ? pp[i] - ppp[i] : SENTINEL;
+    /* Flicker comes in patches: how many causal neighbours changed in this frame, and how many of the
+     * others (not yet coded) changed in the last one. */
+    f->moved_now = ((!edge || x > 0) && Wv != prev[i - 1]) + ((!edge || y > 0) && Nv != prev[i - W])
+                 + ((!edge || (x > 0 && y > 0)) && NWv != prev[i - W - 1])
+                 + ((!edge || (y > 0 && x < W - 1)) && NEv != prev[i - W + 1]);
+    {
+        const uint8_t *ch = m->changes;
+        f->moved_last = ((!edge || x < W - 1) ? ch[i + 1] & 1 : 0) + ((!edge || y < H - 1) ? ch[i + W] & 1 : 0)
+                      + ((!edge || (x > 0 && y < H - 1)) ? ch[i + W - 1] & 1 : 0)
+                      + ((!edge || (x < W - 1 && y < H - 1)) ? ch[i + W + 1] & 1 : 0);
+    }
     int pE = (!edge || x < W - 1) ? prev[i + 1] : -1;
     int pS = (!edge || y < H - 1) ? prev[i + W] : -1;
     int pW = (!edge || x > 0) ? prev[i - 1] : -1;
@@ -283,7 +332,6 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
         if ((!edge || y < H - 1) && vol[i + W] > vm) vm = vol[i + W];
         f->vmq = volatility_class[vm];
     }
-    f->gp = abs(f->gx) + abs(f->gy);
     {   /* How long the code has held, and its last change. */
         int a = m->age[i];
         f->ageq = age_class[a];
@@ -311,6 +359,22 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
     }
     f->sgx = (valid(Wv) && valid(NWv)) ? Wv - NWv : SENTINEL;
     f->sgy = (valid(Nv) && valid(NWv)) ? Nv - NWv : SENTINEL;
+    {   /* Models 5..7: the codes around this one, in this frame and the last. */
+        /* Two pixels out: tested here even for the interior, which is one pixel in. */
+        int WW = x > 1 ? cur[i - 2] : -1;
+        int NN = y > 1 ? cur[i - 2 * W] : -1;
+        int NEE = y > 0 && x < W - 2 ? cur[i - W + 2] : -1;
+        f->near[0][0] = near_code[Wv + 1];
+        f->near[0][1] = near_code[Nv + 1];
+        f->near[0][2] = near_code[NEv + 1];
+        f->near[1][0] = near_code[WW + 1];
+        f->near[1][1] = near_code[NN + 1];
+        f->near[1][2] = near_code[NEE + 1];
+        f->near[2][0] = near_code[P + 1];
+        f->near[2][1] = near_code[pE + 1];
+        f->near[2][2] = near_code[pS + 1];
+        for (int k = 0; k < NEARBY_MODELS; k++) f->near_pred[k] = near_index(f->near[k], f->pred);
+    }
     f->dW = valid(Wv) ? Wv - f->pred : SENTINEL;
     f->dN = valid(Nv) ? Nv - f->pred : SENTINEL;
 }
@@ -326,28 +390,46 @@ typedef struct {
     int p;
 } Prediction;
 
-static void predict(Model *m, const Features *f, int bin, int sign, Prediction *pr)
+static inline __attribute__((always_inline)) void predict(Model *m, const Features *f, int bin, int sign, Prediction *pr)
 {
     int bb = bin * 2 + sign;
     int64_t dot = 0;
-    pr->set = bb * 27 + f->mixer_base;
+    int apm_context;
     if (bb < 10) {
         int g = group_index[bb];
-        for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][f->group[i] + g];
+        for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = f->group[i] + g;
     } else {
         for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = &m->slot[i][slot_of(f->base[i], bb)];
     }
-    {   /* Model 7, by the code the bit asks about (pred, or pred + (bin - 2) in the sign's direction)
-         * and the bin: a sensor does not reach every code alike (far away one disparity step spans
-         * several codes), and this learns, per code, how each question tends to be answered. */
-        int v = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
-        v = v < 0 ? 255 : (v > 255 ? 255 : v);
-        pr->slot[HASHED_MODELS] = &m->value[v * BIN_KINDS + bb];
+    {   /* Models 4..7, by the code the bit asks about (pred, or pred + (bin - 2) in the sign's
+         * direction) and the bin. Model 4: a sensor does not reach every code alike (far away one
+         * disparity step spans several codes), and this learns, per code, how each question tends
+         * to be answered. Models 5..7: where that code lies against the codes around it, in this
+         * frame and the last; a code that jumps mostly lands on a neighbour's. */
+        int c = bin < 3 ? f->pred : f->pred + (sign ? bin - 2 : 2 - bin);
+        int v = c < 0 ? 255 : (c > 255 ? 255 : c);
+        unsigned near[NEARBY_MODELS];  /* unsigned: its levels come out by shifts */
+        for (int k = 0; k < NEARBY_MODELS; k++) {
+            near[k] = bin < 3 ? f->near_pred[k] : near_index(f->near[k], c);
+            pr->slot[HASHED_MODELS + 1 + k] = &m->nearby[k][near[k] * BIN_KINDS + bb];
+        }
+        /* Model 4 with model 5's level of N: the code's own habits, split by where it lies against
+         * the code above. */
+        int near_n = near[0] / NEAR_LEVELS % NEAR_LEVELS;
+        pr->slot[HASHED_MODELS] = &m->value[(v * NEAR_LEVELS + near_n) * BIN_KINDS + bb];
+        /* Mixer 1 picks its weights by model 5's levels of W and N, the APM its context by those of
+         * W and NE. */
+        int near_w = near[0] / (NEAR_LEVELS * NEAR_LEVELS), near_ne = near[0] % NEAR_LEVELS;
+        int moved = f->moved_now > 0;
+        /* Mixer 2: whether t-1's codes east and south were the code asked (model 7's levels 3). */
+        int east_at = near[2] / NEAR_LEVELS % NEAR_LEVELS == NEAR_REACH, south_at = near[2] % NEAR_LEVELS == NEAR_REACH;
+        pr->set2 = bb * MIXER2_CONTEXTS + f->mixer2_base * 4 + east_at * 2 + south_at;
+        pr->set = bb * MIXER_CONTEXTS + ((moved * NEAR_LEVELS * NEAR_LEVELS + near[0] / NEAR_LEVELS) * 3 + f->kind);
+        apm_context = bb * APM_CONTEXTS_PER_BIN + (((f->kind * NEAR_LEVELS + near_w) * NEAR_LEVELS + near_ne) << 1) + moved;
     }
     for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[pr->slot[i]->p >> 4];
     pr->input[INPUTS - 1] = BIAS_INPUT;
     int64_t dot2 = 0;
-    pr->set2 = bb * MIXER2_CONTEXTS + f->mixer2_base;
     for (int i = 0; i < INPUTS; i++) {
         dot += (int64_t)m->weight[pr->set][i] * pr->input[i];
         dot2 += (int64_t)m->weight2[pr->set2][i] * pr->input[i];
@@ -361,9 +443,9 @@ static void predict(Model *m, const Features *f, int bin, int sign, Prediction *
     p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
     /* Secondary estimation: the APM maps the mixed probability, in its context, to a refined one. */
     int st = stretch_table[p] + 2048, lo = st >> 7, w = st & 127;
-    const uint16_t *t = m->apm[bb * 48 + f->apm_base];
+    const uint16_t *t = m->apm[apm_context];
     p = (p + ((t[lo] * (128 - w) + t[lo + 1] * w) >> 11)) >> 1;
-    pr->apm_slot = (bb * 48 + f->apm_base) * 33 + lo + (w >> 6);
+    pr->apm_slot = apm_context * 33 + lo + (w >> 6);
     pr->p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
 }
 
@@ -375,7 +457,7 @@ static void train(int32_t *w, const int *input, int err)
     }
 }
 
-static void update(Model *m, const Prediction *pr, int bit)
+static inline __attribute__((always_inline)) void update(Model *m, const Prediction *pr, int bit)
 {
     uint16_t *a = &m->apm[0][0] + pr->apm_slot;
     *a = (uint16_t)(*a + ((((bit << 16) - bit) - *a) >> APM_RATE));
@@ -452,7 +534,7 @@ static int flush(Coder *c)
 }
 #endif
 
-static int code_modelled(Model *m, Coder *c, int encoding, const Features *f, int bin, int sign, int bit)
+static inline __attribute__((always_inline)) int code_modelled(Model *m, Coder *c, int encoding, const Features *f, int bin, int sign, int bit)
 {
     Prediction pr;
     predict(m, f, bin, sign, &pr);
@@ -475,7 +557,7 @@ static int code_frame(Model *m, Coder *c, int encoding, uint8_t *cur)
                 features(m, cur, x, y, &f, 1);
             else
                 features(m, cur, x, y, &f, 0);
-            context_hashes(&f);
+            context_hashes(m, &f);
             int v = encoding ? cur[i] : 0;
             int none, nonzero;
             if (f.kind == 1) {
