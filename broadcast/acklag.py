@@ -9,12 +9,13 @@ at most one sweep period). This sees the bytes in Twisted's buffer, the kernel's
 the network; bytes in the viewer's receive buffer are acknowledged but not yet read, and that
 buffer is small because it is the TCP window (a viewer that stops reading closes it).
 
-A viewer is **backlogged** when bytes written at least ``backlog_after_s`` ago are still on their
+A viewer is **backlogged** when bytes written at least ``BACKLOG_AFTER_S`` ago are still on their
 way: longer than a round trip and a delayed acknowledgement take, so the bytes are waiting for the
 viewer, not for the network. Updates may come at every sweep or, for a viewer whose pace is not
-known yet, at every frame: the marks make the answer the same. ``in_flight_allowance(seconds)`` is how many bytes
-the viewer takes in ``seconds``, at the rate it acknowledged while it was backlogged in the last ``RATE_MEMORY_S`` (a viewer that keeps up has
-none, and its rate would say only how fast the stream is, so it gets no allowance: None).
+known yet, at every frame: the marks make the answer the same. ``in_flight_allowance(seconds)``
+is how many bytes the viewer takes in ``seconds``, at the rate it acknowledged while it was
+backlogged in the last ``RATE_MEMORY_S`` (a viewer that keeps up has none, and its rate would say
+only how fast the stream is, so it gets no allowance: None).
 """
 
 from collections import deque
@@ -47,7 +48,8 @@ class AckedLag:
         self.backlogged = False  # whether bytes BACKLOG_AFTER_S old were still on their way
 
     def update(self, now, written, acked):
-        """Record one sweep: ``written`` bytes sent so far, ``acked`` of them acknowledged."""
+        """Record one measure (a sweep's, or a frame's): ``written`` bytes sent so far, ``acked`` of
+        them acknowledged."""
         last = self._last
         busy = self._busy
         if last is not None and last[3]:

@@ -252,20 +252,14 @@ class Fanout:
                 self._measure(slot, now)
 
     def _measure(self, slot, now):
-        try:
-            acked = slot.viewer.acked_bytes()
-        except OSError:
-            acked = None  # the socket is going; its close removes the viewer
-        if acked is None:
+        if not self._update_lag(slot, now):
             return
         lag = slot.lag
-        lag.update(now, slot.bytes_written, acked)
         lag_s = lag.lag_s(now)
         # Slow is not stuck: only a viewer that acknowledged nothing for stuck_timeout_s goes.
         if now - lag.progress_s > self.stuck_timeout_s:
             self._drop_stuck(slot)
             return
-        slot.in_flight_allowance = self._allowance(lag)
         if slot.state is ViewerState.BEHIND:
             if lag.all_acked:
                 self.log.debug("viewer {viewer} took all it was sent; catching up", viewer=slot.viewer)
@@ -280,14 +274,26 @@ class Fanout:
             self._fall_behind(slot, self._newest_sequence)
         slot.settle()
 
-    def _allowance(self, lag):
-        """A viewer backlogged lately has each frame checked against what it takes in max_lag_s;
-        one that keeps up does not (None), and stays on publish's short path. One backlogged whose
-        pace is not known yet (it just joined) gets nothing more until it has taken what it has."""
+    def _update_lag(self, slot, now):
+        """Read what ``slot``'s viewer has acknowledged into its AckedLag, and its in-flight
+        allowance from that; False where it cannot be read now (the socket is going: its close
+        removes the viewer).
+
+        A viewer backlogged lately has each frame checked against what it takes in max_lag_s; one
+        that keeps up does not (None), and stays on publish's short path. One backlogged whose
+        pace is not known yet (it just joined) gets nothing more until it has taken what it has.
+        """
+        try:
+            acked = slot.viewer.acked_bytes()
+        except OSError:
+            return False
+        if acked is None:
+            return False
+        lag = slot.lag
+        lag.update(now, slot.bytes_written, acked)
         allowance = lag.in_flight_allowance(self.max_lag_s)
-        if allowance is None and lag.backlogged:
-            return 0
-        return allowance
+        slot.in_flight_allowance = 0 if allowance is None and lag.backlogged else allowance
+        return True
 
     def _probe(self, slot):
         """Measure a new viewer before a frame is offered to it, for its first PROBE_S."""
@@ -295,13 +301,7 @@ class Fanout:
         if now >= slot.probe_until:
             slot.probe_until = None
             return
-        try:
-            acked = slot.viewer.acked_bytes()
-        except OSError:
-            return  # the socket is going; its close removes the viewer
-        if acked is not None:
-            slot.lag.update(now, slot.bytes_written, acked)
-            slot.in_flight_allowance = self._allowance(slot.lag)
+        self._update_lag(slot, now)
 
     def _offer(self, slot, frame):
         if slot.probe_until is not None and slot.state is ViewerState.LIVE:
