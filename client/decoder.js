@@ -43,7 +43,7 @@ const HEADER = Object.freeze( {
 } );
 
 const MAGIC = [ 0x44, 0x43, 0x41, 0x4d ]; // "DCAM"
-const VERSION = 2;
+const VERSION = 3;
 // FORMAT.md, *Profiles*: id → name, the units of a lossless profile's values, and whether every
 // frame of it must be a keyframe.
 const PROFILES = Object.freeze( {

@@ -1,18 +1,20 @@
 /* The classic codes' context-mixing coder (FORMAT.md, profile 5 "classic-cm"): keyframes and deltas.
  *
  * Compiled because every pixel's bits are predicted by eight adaptive context models, mixed by two
- * online-trained mixers and refined by an APM, and each bit depends on the ones before it: a
+ * online-trained mixers, and each bit depends on the ones before it: a
  * Python loop would take about a second a frame.  client/ContextModel.js decodes the same bits; both follow
  * FORMAT.md's "classic-cm (id 5)" section, integer for integer.
  *
  * One source, two builds: a Python extension (setup.py), and, compiled with clang
  * --target=wasm32 (`make client/contextmodel.wasm`), a freestanding WebAssembly decoder for the
  * browser's worker (client/ContextModel.js loads it). The WebAssembly build has no libc, so the
- * few libc calls the coder makes are defined below for it, and only its decoder is exported.
+ * few libc calls the coder makes are defined below for it, and only its decoder is exported; it
+ * mixes with WebAssembly SIMD (the same integers as the plain loops, which the extension runs).
  */
 #ifdef __wasm__
 #include <stddef.h>
 #include <stdint.h>
+#include <wasm_simd128.h>
 #define abs(x) __builtin_abs(x)
 void *memset(void *to, int value, size_t n);
 void *memcpy(void *restrict to, const void *restrict from, size_t n);
@@ -52,10 +54,7 @@ static void *realloc(void *old, size_t bytes) { (void)old; (void)bytes; return N
 #define MIXER_RATE 4
 #define UNARY_BINS 20
 #define ESCAPE_BITS 8
-#define APM_CONTEXTS_PER_BIN 384  /* kind (3) x λ(W) (8) x λ(NE) (8) x whether a neighbour changed (2) */
-#define APM_CONTEXTS (BIN_KINDS * APM_CONTEXTS_PER_BIN)
 #define TRAIN_SKIP 64        /* a mixer whose error is within this (of 4096) is not trained: saves time */
-#define APM_RATE 6
 
 static int squash_table[33] = {
     1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
@@ -102,7 +101,6 @@ typedef struct {
     Slot nearby[NEARBY_MODELS][NEARBY_SLOTS];
     int32_t weight[MIXER_SETS][INPUTS];
     int32_t weight2[MIXER2_SETS][INPUTS];
-    uint16_t apm[APM_CONTEXTS][33];
     uint8_t *history;       /* room for 3 frames */
     uint8_t *frame[3];      /* t-1, t-2, t-3 in it: shifting the history rotates these */
     int16_t *residual;      /* this frame's residuals against t-1, SENTINEL where unknown */
@@ -137,8 +135,6 @@ static void model_reset(Model *m)
         for (int i = 0; i < INPUTS; i++) m->weight[s][i] = WEIGHT_INIT;
     for (int s = 0; s < MIXER2_SETS; s++)
         for (int i = 0; i < INPUTS; i++) m->weight2[s][i] = WEIGHT_INIT;
-    for (int j = 0; j < 33; j++) m->apm[0][j] = (uint16_t)(squash((j - 16) * 128) * 16);
-    for (int c = 1; c < APM_CONTEXTS; c++) memcpy(m->apm[c], m->apm[0], sizeof m->apm[0]);
     memset(m->volatility, 0, n);
     memset(m->age, 0, n);
     memset(m->changes, 0, n);
@@ -382,9 +378,12 @@ static inline __attribute__((always_inline)) void features(const Model *m, const
 /* One bit's prediction: the slots it reads, the mixer inputs, the mixed probability. */
 typedef struct {
     Slot *slot[MODELS];
+#ifdef __wasm_simd128__
+    v128_t input_lo, input_hi;  /* inputs 0..7; input 8 is BIAS_INPUT */
+#else
     int input[INPUTS];
+#endif
     int set;
-    int apm_slot;
     int set2;
     int mix, mix2;  /* each mixer's own probability, which trains it */
     int p;
@@ -393,8 +392,6 @@ typedef struct {
 static inline __attribute__((always_inline)) void predict(Model *m, const Features *f, int bin, int sign, Prediction *pr)
 {
     int bb = bin * 2 + sign;
-    int64_t dot = 0;
-    int apm_context;
     if (bb < 10) {
         int g = group_index[bb];
         for (int i = 0; i < HASHED_MODELS; i++) pr->slot[i] = f->group[i] + g;
@@ -417,53 +414,73 @@ static inline __attribute__((always_inline)) void predict(Model *m, const Featur
          * the code above. */
         int near_n = near[0] / NEAR_LEVELS % NEAR_LEVELS;
         pr->slot[HASHED_MODELS] = &m->value[(v * NEAR_LEVELS + near_n) * BIN_KINDS + bb];
-        /* Mixer 1 picks its weights by model 5's levels of W and N, the APM its context by those of
-         * W and NE. */
-        int near_w = near[0] / (NEAR_LEVELS * NEAR_LEVELS), near_ne = near[0] % NEAR_LEVELS;
+        /* Mixer 1 picks its weights by model 5's levels of W and N. */
         int moved = f->moved_now > 0;
         /* Mixer 2: whether t-1's codes east and south were the code asked (model 7's levels 3). */
         int east_at = near[2] / NEAR_LEVELS % NEAR_LEVELS == NEAR_REACH, south_at = near[2] % NEAR_LEVELS == NEAR_REACH;
         pr->set2 = bb * MIXER2_CONTEXTS + f->mixer2_base * 4 + east_at * 2 + south_at;
         pr->set = bb * MIXER_CONTEXTS + ((moved * NEAR_LEVELS * NEAR_LEVELS + near[0] / NEAR_LEVELS) * 3 + f->kind);
-        apm_context = bb * APM_CONTEXTS_PER_BIN + (((f->kind * NEAR_LEVELS + near_w) * NEAR_LEVELS + near_ne) << 1) + moved;
     }
+    const int32_t *w1 = m->weight[pr->set], *w2 = m->weight2[pr->set2];
+    int64_t dot, dot2;
+#ifdef __wasm_simd128__
+    /* Eight products at a time, each in 64 bits as below (weights reach 2^23, inputs 2^11). */
+    v128_t lo = wasm_i32x4_make(stretch_table[pr->slot[0]->p >> 4], stretch_table[pr->slot[1]->p >> 4],
+                                stretch_table[pr->slot[2]->p >> 4], stretch_table[pr->slot[3]->p >> 4]);
+    v128_t hi = wasm_i32x4_make(stretch_table[pr->slot[4]->p >> 4], stretch_table[pr->slot[5]->p >> 4],
+                                stretch_table[pr->slot[6]->p >> 4], stretch_table[pr->slot[7]->p >> 4]);
+    pr->input_lo = lo;
+    pr->input_hi = hi;
+    v128_t a1 = wasm_v128_load(w1), b1 = wasm_v128_load(w1 + 4), a2 = wasm_v128_load(w2), b2 = wasm_v128_load(w2 + 4);
+    v128_t s1 = wasm_i64x2_add(wasm_i64x2_add(wasm_i64x2_extmul_low_i32x4(a1, lo), wasm_i64x2_extmul_high_i32x4(a1, lo)),
+                               wasm_i64x2_add(wasm_i64x2_extmul_low_i32x4(b1, hi), wasm_i64x2_extmul_high_i32x4(b1, hi)));
+    v128_t s2 = wasm_i64x2_add(wasm_i64x2_add(wasm_i64x2_extmul_low_i32x4(a2, lo), wasm_i64x2_extmul_high_i32x4(a2, lo)),
+                               wasm_i64x2_add(wasm_i64x2_extmul_low_i32x4(b2, hi), wasm_i64x2_extmul_high_i32x4(b2, hi)));
+    dot = wasm_i64x2_extract_lane(s1, 0) + wasm_i64x2_extract_lane(s1, 1) + (int64_t)w1[MODELS] * BIAS_INPUT;
+    dot2 = wasm_i64x2_extract_lane(s2, 0) + wasm_i64x2_extract_lane(s2, 1) + (int64_t)w2[MODELS] * BIAS_INPUT;
+#else
     for (int i = 0; i < MODELS; i++) pr->input[i] = stretch_table[pr->slot[i]->p >> 4];
     pr->input[INPUTS - 1] = BIAS_INPUT;
-    int64_t dot2 = 0;
+    dot = dot2 = 0;
     for (int i = 0; i < INPUTS; i++) {
-        dot += (int64_t)m->weight[pr->set][i] * pr->input[i];
-        dot2 += (int64_t)m->weight2[pr->set2][i] * pr->input[i];
+        dot += (int64_t)w1[i] * pr->input[i];
+        dot2 += (int64_t)w2[i] * pr->input[i];
     }
+#endif
     int d1 = (int)(dot >> 16), d2 = (int)(dot2 >> 16);
     d1 = d1 < -2047 ? -2047 : (d1 > 2047 ? 2047 : d1);
     d2 = d2 < -2047 ? -2047 : (d2 > 2047 ? 2047 : d2);
     pr->mix = squash_of[d1 + 2047];
     pr->mix2 = squash_of[d2 + 2047];
     int p = squash_of[((d1 + d2) >> 1) + 2047];
-    p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
-    /* Secondary estimation: the APM maps the mixed probability, in its context, to a refined one. */
-    int st = stretch_table[p] + 2048, lo = st >> 7, w = st & 127;
-    const uint16_t *t = m->apm[apm_context];
-    p = (p + ((t[lo] * (128 - w) + t[lo + 1] * w) >> 11)) >> 1;
-    pr->apm_slot = apm_context * 33 + lo + (w >> 6);
     pr->p = p < 1 ? 1 : (p > 4095 ? 4095 : p);
 }
 
-static void train(int32_t *w, const int *input, int err)
+static inline int limit_weight(int v)
 {
-    for (int i = 0; i < INPUTS; i++) {
-        int v = w[i] + ((input[i] * err) >> 12);
-        w[i] = v > WEIGHT_LIMIT ? WEIGHT_LIMIT : (v < -WEIGHT_LIMIT ? -WEIGHT_LIMIT : v);
-    }
+    return v > WEIGHT_LIMIT ? WEIGHT_LIMIT : (v < -WEIGHT_LIMIT ? -WEIGHT_LIMIT : v);
+}
+
+static void train(int32_t *w, const Prediction *pr, int err)
+{
+#ifdef __wasm_simd128__
+    /* input · err stays within 32 bits (2^11 · 2^14) */
+    v128_t e = wasm_i32x4_splat(err), top = wasm_i32x4_splat(WEIGHT_LIMIT), bottom = wasm_i32x4_splat(-WEIGHT_LIMIT);
+    v128_t a = wasm_i32x4_add(wasm_v128_load(w), wasm_i32x4_shr(wasm_i32x4_mul(pr->input_lo, e), 12));
+    v128_t b = wasm_i32x4_add(wasm_v128_load(w + 4), wasm_i32x4_shr(wasm_i32x4_mul(pr->input_hi, e), 12));
+    wasm_v128_store(w, wasm_i32x4_max(wasm_i32x4_min(a, top), bottom));
+    wasm_v128_store(w + 4, wasm_i32x4_max(wasm_i32x4_min(b, top), bottom));
+    w[MODELS] = limit_weight(w[MODELS] + ((BIAS_INPUT * err) >> 12));
+#else
+    for (int i = 0; i < INPUTS; i++) w[i] = limit_weight(w[i] + ((pr->input[i] * err) >> 12));
+#endif
 }
 
 static inline __attribute__((always_inline)) void update(Model *m, const Prediction *pr, int bit)
 {
-    uint16_t *a = &m->apm[0][0] + pr->apm_slot;
-    *a = (uint16_t)(*a + ((((bit << 16) - bit) - *a) >> APM_RATE));
     int e1 = (bit << 12) - pr->mix, e2 = (bit << 12) - pr->mix2;
-    if (e1 > TRAIN_SKIP || e1 < -TRAIN_SKIP) train(m->weight[pr->set], pr->input, e1 * MIXER_RATE);
-    if (e2 > TRAIN_SKIP || e2 < -TRAIN_SKIP) train(m->weight2[pr->set2], pr->input, e2 * MIXER_RATE);
+    if (e1 > TRAIN_SKIP || e1 < -TRAIN_SKIP) train(m->weight[pr->set], pr, e1 * MIXER_RATE);
+    if (e2 > TRAIN_SKIP || e2 < -TRAIN_SKIP) train(m->weight2[pr->set2], pr, e2 * MIXER_RATE);
     for (int i = 0; i < MODELS; i++) {
         Slot *t = pr->slot[i];
         int n = t->n, p = t->p;

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
-FORMAT_VERSION = 2  # FORMAT.md's, written out: no depthcam module is used
+FORMAT_VERSION = 3  # FORMAT.md's, written out: no depthcam module is used
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 FILE_NAME = "handmade.json"
 # FORMAT.md's header: magic, version, profile, flags, reserved, sequence, capture_time_us, width,

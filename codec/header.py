@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from depthcam.codec import errors
 
 MAGIC = b"DCAM"
-VERSION = 2
+VERSION = 3
 
 # Field order and types follow FORMAT.md's header table, row by row.
 HEADER_STRUCT = struct.Struct("<4sBBBBIQHHHHHHHHI")

@@ -26,7 +26,7 @@ function checkCodes( { codes }, expect, where ) {
 
 test( 'the vectors hold streams, frames and dequantize tables', () => {
 
-	assert.equal( vectors.format_version, 2 );
+	assert.equal( vectors.format_version, 3 );
 	assert.ok( vectors.streams.length >= 10 );
 	assert.ok( vectors.streams.some( ( s ) => s.frames.some( ( f ) => 'codes' in f.expect ) ) );
 	assert.ok( vectors.dequantize.length >= 1 );

@@ -30,7 +30,7 @@ function checkResult( { codes, units }, expect, where ) {
 
 test( 'the hand-made vectors hold classic, lossless and fine frames and corrupt ones', () => {
 
-	assert.equal( vectors.format_version, 2 );
+	assert.equal( vectors.format_version, 3 );
 	const frames = vectors.streams.flatMap( ( s ) => s.frames );
 	const profiles = new Set( frames.filter( ( f ) => 'header' in f.expect ).map( ( f ) => f.expect.header.profile ) );
 	assert.deepEqual( [ ...profiles ].sort(), [ 1, 2, 3, 4 ] );

@@ -39,7 +39,7 @@ function checkValues( { codes, units }, expect, where ) {
 
 test( 'the lossless vectors hold full frames, small frames and every corrupt case', () => {
 
-	assert.equal( vectors.format_version, 2 );
+	assert.equal( vectors.format_version, 3 );
 	const frames = vectors.streams.flatMap( ( s ) => s.frames );
 	assert.ok( frames.some( ( f ) => f.expect.units === 'raw' && f.expect.header.width === 640 ) );
 	assert.ok( frames.some( ( f ) => f.expect.units === 'mm' && f.expect.header.width === 640 ) );

@@ -33,6 +33,7 @@ HEADER_FIELDS = (("profile", 5, 1), ("flags", 6, 1), ("sequence", 8, 4), ("captu
                  ("motion_u", 28, 2), ("motion_v", 30, 2), ("motion_depth_mm", 32, 2),
                  ("motion_weight", 34, 2), ("payload_length", 36, 4))
 HEADER_BYTES = 40
+FORMAT_VERSION = 3  # FORMAT.md's `version` field, written out
 KEYFRAME_FLAG = 1
 CLASSIC, CLASSIC_CM, FINE = 1, 5, 4
 LOSSLESS_PROFILES = (2, 3, 4)
@@ -111,7 +112,7 @@ def test_every_expected_header_is_the_bytes_read_by_formats_offsets():
     checked = 0
     for where, message, expect in frames_of(*VECTOR_FILES):
         if "header" in expect:
-            assert message[:4] == b"DCAM" and message[4] == 2, where
+            assert message[:4] == b"DCAM" and message[4] == FORMAT_VERSION, where
             assert read_header(message) == expect["header"], where
             assert len(message) == HEADER_BYTES + expect["header"]["payload_length"], where
             checked += 1

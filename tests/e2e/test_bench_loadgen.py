@@ -98,7 +98,7 @@ def server_frame(opcode, payload, length_bytes=None):
 
 def depth_message(sequence, capture_time_us, size, flags=0):
     """A binary message of ``size`` bytes that starts with FORMAT.md's header fields (cut short below 20)."""
-    head = HEAD.pack(b"DCAM\x02\x00", flags, 0, sequence, capture_time_us)
+    head = HEAD.pack(b"DCAM\x03\x00", flags, 0, sequence, capture_time_us)
     if size < HEAD.size:
         return head[:size]
     body = size - HEAD.size
