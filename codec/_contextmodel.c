@@ -486,7 +486,7 @@ static inline __attribute__((always_inline)) void update(Model *m, const Predict
         int n = t->n, p = t->p;
         p += (((bit << 16) - bit - p) * reciprocal[n]) >> 14;
         t->p = (uint16_t)p;
-        if (n < COUNT_LIMIT) t->n = (uint16_t)(n + 1);
+        t->n = (uint16_t)(n + (n < COUNT_LIMIT));  /* no branch: whether a slot is full is a coin toss */
     }
 }
 
