@@ -8,6 +8,7 @@ stream's ``rule`` names the FORMAT.md point it settles.
 """
 
 import json
+import re
 import struct
 import sys
 import zlib
@@ -16,7 +17,7 @@ import numpy as np
 
 from depthcam.codec import legacy, lossless
 from depthcam.codec.contextcoding import ContextStream
-from depthcam.codec.errors import CodecError
+from depthcam.codec.errors import CodecError, CorruptPayloadError
 from depthcam.codec.header import NO_MOTION, FrameFlags, FrameHeader, Profile
 from depthcam.codec.quantization import InverseDepthQuantizer
 from depthcam.codec.vectors import (DEFAULT_OUT_DIR, FORMAT_VERSION, SEED, _b64, _stream, _with_payload,
@@ -67,7 +68,7 @@ def _volatility_stream():
     return _edge_stream(
         "cm-volatility-after-keyframe", "volatility after a keyframe",
         "classic-cm: the keyframe updates volatility too (against its all-255 history: 8 where it has "
-        "a reading), so the deltas' model 6 contexts start from there", cm_stream(frames))
+        "a reading), so the deltas' mixer 2 weight sets (through vmq) start from there", cm_stream(frames))
 
 
 def _sentinel_stream():
@@ -103,25 +104,43 @@ def _keyframe_crc_stream():
         [messages[0], messages[1], bytes(bad), messages[3], messages[4]])
 
 
+def _first_corruption(crc, body, out_of_range):
+    """(body, code, pixel): the first one-byte change of ``body`` (by offset, then XOR mask) whose
+    keyframe decodes a code that ``out_of_range`` accepts, with that code and its pixel.
+
+    Searched, not written down: which bytes do it depends on the model, and a fixed flip found for
+    an earlier model may only fail the CRC now, a different failure than the vector names."""
+    for offset in range(len(body)):
+        for mask in range(1, 256):
+            changed = bytearray(body)
+            changed[offset] ^= mask
+            try:
+                ContextStream(8, 8).decode_keyframe(crc + bytes(changed))
+            except CorruptPayloadError as exc:
+                found = re.search(r"decodes to code (-?\d+) at pixel (\d+)", str(exc))
+                if found and out_of_range(int(found.group(1))):
+                    return bytes(changed), int(found.group(1)), int(found.group(2))
+    raise AssertionError("no one-byte change decodes such a code")
+
+
 def _code_range_stream():
-    """Keyframe payloads that decode a code below 0, then one over 254 (found by flipping bits)."""
+    """Keyframe payloads that decode a code below 0, then one over 254."""
     codes = np.zeros((8, 8), np.uint8)
     codes[4:, :] = 3
     payload = ContextStream(8, 8).encode_keyframe(codes)
-    crc, body = payload[:4], bytearray(payload[4:])
-    below = bytearray(body)
-    below[2] ^= 0x13
-    over = bytearray(body)
-    over[1] ^= 0x2B
+    crc, body = payload[:4], payload[4:]
+    below, low_code, low_pixel = _first_corruption(crc, body, lambda code: code < 0)
+    over, high_code, high_pixel = _first_corruption(crc, body, lambda code: code > 254)
     after = ContextStream(8, 8)
     after.encode_keyframe(codes)
     delta = after.encode_delta(codes)
     return _edge_stream(
         "cm-codes-out-of-range", "negative codes",
-        "classic-cm: a payload that decodes a code below 0, then one over 254, is CorruptPayloadError "
-        "(and drops the state: the delta after them is MissingKeyframeError)",
-        [cm_message(crc + bytes(below), 0, FrameFlags.KEYFRAME, 8, 8),
-         cm_message(crc + bytes(over), 0, FrameFlags.KEYFRAME, 8, 8),
+        f"classic-cm: a payload that decodes a code below 0 (code {low_code} at pixel {low_pixel}), then "
+        f"one over 254 (code {high_code} at pixel {high_pixel}), is CorruptPayloadError, before any CRC "
+        "check (and drops the state: the delta after them is MissingKeyframeError)",
+        [cm_message(crc + below, 0, FrameFlags.KEYFRAME, 8, 8),
+         cm_message(crc + over, 0, FrameFlags.KEYFRAME, 8, 8),
          cm_message(delta, 1, FrameFlags.NONE, 8, 8),
          cm_message(payload, 2, FrameFlags.KEYFRAME, 8, 8)])
 

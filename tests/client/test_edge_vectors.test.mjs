@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 
-import { codesToMillimetres } from '../../client/decoder.js';
+import { StreamDecoder, codesToMillimetres } from '../../client/decoder.js';
 import { checkStream, fromBase64, readVectors } from './vectors.mjs';
 
 const vectors = readVectors( 'format-edges.json' );
@@ -36,6 +36,33 @@ for ( const stream of vectors.streams ) {
 	} );
 
 }
+
+test( 'cm-codes-out-of-range fails on the code itself, below 0 then over 254, not on the CRC', () => {
+
+	const stream = vectors.streams.find( ( s ) => s.name === 'cm-codes-out-of-range' );
+	const codes = stream.frames.slice( 0, 2 ).map( ( frame ) => {
+
+		const message = new Uint8Array( fromBase64( frame.message ) );
+		let caught = null;
+		try {
+
+			new StreamDecoder().decode( message.buffer.slice( message.byteOffset, message.byteOffset + message.byteLength ) );
+
+		} catch ( error ) {
+
+			caught = error;
+
+		}
+
+		assert.equal( caught && caught.name, 'CorruptPayloadError' );
+		const found = /decodes to code (-?\d+) at pixel \d+/.exec( caught.message );
+		assert.ok( found, caught.message );
+		return Number( found[ 1 ] );
+
+	} );
+	assert.ok( codes[ 0 ] < 0 && codes[ 1 ] > 254, `codes ${codes}` );
+
+} );
 
 for ( const table of vectors.dequantize ) {
 

@@ -3,11 +3,13 @@
 import base64
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
 
 from depthcam.codec import errors, legacy
+from depthcam.codec.decoder import StreamDecoder
 from depthcam.codec.edgevectors import FILE_NAME, build_edge_vectors
 from depthcam.codec.quantization import InverseDepthQuantizer
 from depthcam.codec.vectors import DEFAULT_OUT_DIR
@@ -71,3 +73,18 @@ def test_legacy_vectors():
         keyframe, means, previous = legacy.decode_legacy(message, previous)
         assert (keyframe, means) == (expect["keyframe"], expect["means"])
         assert previous.tobytes() == base64.b64decode(expect["codes"])
+
+
+def test_out_of_range_vector_fails_on_the_code_not_the_crc():
+    """cm-codes-out-of-range's two corrupt keyframes stop at a code below 0, then one over 254, as
+    its description says: not at the CRC, which any corruption could fail."""
+    stream = next(s for s in EDGES["streams"] if s["name"] == "cm-codes-out-of-range")
+    found = []
+    for frame in stream["frames"][:2]:
+        with pytest.raises(errors.CorruptPayloadError) as caught:
+            StreamDecoder().decode(base64.b64decode(frame["message"]))
+        match = re.search(r"decodes to code (-?\d+) at pixel (\d+)", str(caught.value))
+        assert match, str(caught.value)
+        found.append(int(match.group(1)))
+    assert found[0] < 0 and found[1] > 254
+    assert f"code {found[0]} " in stream["description"] and f"code {found[1]} " in stream["description"]
