@@ -104,6 +104,10 @@ def _keyframe_crc_stream():
         [messages[0], messages[1], bytes(bad), messages[3], messages[4]])
 
 
+# How the classic-cm decoder names a code out of 0..254 and where it stopped (codec/_contextmodel.c).
+CODE_OUT_OF_RANGE = re.compile(r"decodes to code (-?\d+) at pixel (\d+)")
+
+
 def _first_corruption(crc, body, out_of_range):
     """(body, code, pixel): the first one-byte change of ``body`` (by offset, then XOR mask) whose
     keyframe decodes a code that ``out_of_range`` accepts, with that code and its pixel.
@@ -117,7 +121,7 @@ def _first_corruption(crc, body, out_of_range):
             try:
                 ContextStream(8, 8).decode_keyframe(crc + bytes(changed))
             except CorruptPayloadError as exc:
-                found = re.search(r"decodes to code (-?\d+) at pixel (\d+)", str(exc))
+                found = CODE_OUT_OF_RANGE.search(str(exc))
                 if found and out_of_range(int(found.group(1))):
                     return bytes(changed), int(found.group(1)), int(found.group(2))
     raise AssertionError("no one-byte change decodes such a code")

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 
-import { checkStream, fromBase64, readVectors } from './vectors.mjs';
+import { FORMAT_VERSION, checkStream, fromBase64, readVectors } from './vectors.mjs';
 
 const vectors = readVectors( 'colour.json' );
 
@@ -43,7 +43,7 @@ function checkAttachments( decoded, expect, where ) {
 
 test( 'the colour vectors hold JPEG and WebP pictures and refused blocks', () => {
 
-	assert.equal( vectors.format_version, 3 );
+	assert.equal( vectors.format_version, FORMAT_VERSION );
 	const expects = vectors.streams.flatMap( ( s ) => s.frames.map( ( f ) => f.expect ) );
 	assert.ok( expects.some( ( e ) => e.attachments && e.attachments.colour && e.attachments.colour.coding === 2 ) );
 	assert.ok( expects.filter( ( e ) => e.error === 'CorruptPayloadError' ).length >= 10 );

@@ -42,11 +42,10 @@ test( 'cm-codes-out-of-range fails on the code itself, below 0 then over 254, no
 	const stream = vectors.streams.find( ( s ) => s.name === 'cm-codes-out-of-range' );
 	const codes = stream.frames.slice( 0, 2 ).map( ( frame ) => {
 
-		const message = new Uint8Array( fromBase64( frame.message ) );
 		let caught = null;
 		try {
 
-			new StreamDecoder().decode( message.buffer.slice( message.byteOffset, message.byteOffset + message.byteLength ) );
+			new StreamDecoder().decode( fromBase64( frame.message ) );
 
 		} catch ( error ) {
 

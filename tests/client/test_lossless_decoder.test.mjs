@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 
 import { rawToMillimetres } from '../../client/decoder.js';
-import { checkStream, readVectors } from './vectors.mjs';
+import { FORMAT_VERSION, checkStream, readVectors } from './vectors.mjs';
 
 const vectors = readVectors( 'lossless.json' );
 
@@ -39,7 +39,7 @@ function checkValues( { codes, units }, expect, where ) {
 
 test( 'the lossless vectors hold full frames, small frames and every corrupt case', () => {
 
-	assert.equal( vectors.format_version, 3 );
+	assert.equal( vectors.format_version, FORMAT_VERSION );
 	const frames = vectors.streams.flatMap( ( s ) => s.frames );
 	assert.ok( frames.some( ( f ) => f.expect.units === 'raw' && f.expect.header.width === 640 ) );
 	assert.ok( frames.some( ( f ) => f.expect.units === 'mm' && f.expect.header.width === 640 ) );

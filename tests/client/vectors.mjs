@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 
 import { StreamDecoder } from '../../client/decoder.js';
 
+// FORMAT.md's `version`, written out: every vectors file is of this version.
+const FORMAT_VERSION = 3;
+
 /** The parsed JSON of one vectors file (`classic.json`, `lossless.json`). */
 function readVectors( fileName ) {
 
@@ -54,4 +57,4 @@ function checkStream( stream, checkDecoded ) {
 
 }
 
-export { checkStream, fromBase64, readVectors };
+export { FORMAT_VERSION, checkStream, fromBase64, readVectors };
